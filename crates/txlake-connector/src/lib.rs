@@ -1,0 +1,27 @@
+//! The txlake connector SDK.
+//!
+//! A connector is a plugin that reads one kind of source system (a CRM, an HRM, an LMS, a
+//! ticketing tool, a generator) and speaks four operations, in the spirit of the Airbyte
+//! protocol:
+//!
+//! - [`Connector::spec`]: the JSON Schema of its configuration ([`Spec`]);
+//! - [`Connector::check`]: can it reach the source with this configuration?
+//! - [`Connector::discover`]: which streams it offers ([`Catalog`] of [`StreamDescriptor`]s);
+//! - [`Connector::read`]: an async stream of [`Message`]s (Arrow record batches and state).
+//!
+//! Connectors know nothing of the lake: the sync (crate `txlake-sync`) turns their messages
+//! into Delta commits. The [`Registry`] finds connectors by name.
+
+mod catalog;
+mod connector;
+mod error;
+mod message;
+mod registry;
+mod spec;
+
+pub use catalog::{Catalog, ConfiguredCatalog, ConfiguredStream, StreamDescriptor, StreamMode, SyncMode};
+pub use connector::{Connector, ReadRequest};
+pub use error::{ConfigIssue, ConnectorError, Result};
+pub use message::{LogLevel, Message, MessageStream, StateMap};
+pub use registry::Registry;
+pub use spec::Spec;

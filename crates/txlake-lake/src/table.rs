@@ -1,0 +1,410 @@
+//! One stream's Delta table, written in commits that carry the connector state covering
+//! their data: the heart of txlake's exactly-once syncs.
+//!
+//! Every commit of a [`StreamTable`] holds, in one atomic Delta log entry, the data files
+//! written since the previous commit, the connector state (`txlake.state` in the commit
+//! info) and a `txn` action (`appId = txlake:<connection>/<stream>`, version = commit
+//! sequence) that other Delta tools understand. Files written but not committed when a
+//! process dies are never referenced, so readers see nothing of them.
+
+use arrow::datatypes::{Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use deltalake::datafusion::common::Column;
+use deltalake::datafusion::prelude::{Expr, SessionContext};
+use deltalake::kernel::engine::arrow_conversion::{TryIntoArrow as _, TryIntoKernel as _};
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{Action, Add, MetadataExt as _, StructType, Transaction};
+use deltalake::parquet::basic::Compression;
+use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::writer::{DeltaWriter as _, RecordBatchWriter};
+use deltalake::DeltaTable;
+use futures::TryStreamExt as _;
+use serde_json::Value;
+use url::Url;
+
+use crate::dedupe::last_per_key;
+use crate::error::{LakeError, Result};
+use crate::location::{Lake, TableId};
+use crate::schema::SchemaPlan;
+
+/// Commit-info key holding the connector state a commit covers.
+pub const STATE_KEY: &str = "txlake.state";
+/// Commit-info key holding the id of the sync run that made the commit.
+pub const RUN_KEY: &str = "txlake.runId";
+
+/// Parquet files roll over at this size.
+const TARGET_FILE_SIZE: u64 = 256 * 1024 * 1024;
+/// Rows per Parquet row group: bounds the writer's memory per open file.
+const ROW_GROUP_ROWS: usize = 128 * 1024;
+/// How many recent commits to search for the last saved state.
+const STATE_SEARCH_DEPTH: usize = 200;
+
+/// What a commit does with the records it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Add the records to the table.
+    Append,
+    /// Upsert on `key`; when `cursor` is set an older record never replaces a newer one.
+    Merge {
+        /// Primary key columns.
+        key: Vec<String>,
+        /// The cursor column deciding which version is newer.
+        cursor: Option<String>,
+    },
+    /// Replace the whole table with the records written since the table was opened, in one
+    /// commit at the end; until then readers see the old table.
+    Overwrite,
+}
+
+/// What one commit wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommitSummary {
+    /// The new Delta version.
+    pub version: i64,
+    /// Records in the commit.
+    pub rows: u64,
+    /// Arrow bytes of those records.
+    pub bytes: u64,
+}
+
+/// A stream's table opened for writing.
+pub struct StreamTable {
+    name: String,
+    url: Url,
+    lake: Lake,
+    table: DeltaTable,
+    mode: WriteMode,
+    plan: SchemaPlan,
+    stored_schema: Option<Schema>,
+    app_id: String,
+    sequence: i64,
+    writer: Option<RecordBatchWriter>,
+    buffered: Vec<RecordBatch>,
+    pending_rows: u64,
+    pending_bytes: u64,
+}
+
+impl std::fmt::Debug for StreamTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamTable").field("name", &self.name).field("mode", &self.mode).finish()
+    }
+}
+
+impl StreamTable {
+    /// Opens (creating if needed) the table of `id` for records of `schema`.
+    pub async fn open(lake: &Lake, id: &TableId, schema: SchemaRef, mode: WriteMode) -> Result<Self> {
+        let name = id.to_string();
+        if let WriteMode::Merge { key, .. } = &mode {
+            if key.is_empty() {
+                return Err(LakeError::MissingPrimaryKey { stream: name });
+            }
+        }
+        let url = lake.table_url(id);
+        let table = match lake.load_table(&url).await? {
+            Some(table) => table,
+            None => create_table(lake, &url, &id.stream, &schema).await?,
+        };
+        let stored_schema = table_arrow_schema(&table, &name)?;
+        let plan = match mode {
+            WriteMode::Overwrite => SchemaPlan::new(&name, None, &schema)?,
+            _ => SchemaPlan::new(&name, stored_schema.as_ref(), &schema)?,
+        };
+        let app_id = format!("txlake:{}/{}", id.connection, id.stream);
+        let sequence = table
+            .snapshot()
+            .map_err(LakeError::delta(&name))?
+            .transaction_version(table.log_store().as_ref(), &app_id)
+            .await
+            .map_err(LakeError::delta(&name))?
+            .unwrap_or(0);
+        Ok(Self {
+            name,
+            url,
+            lake: lake.clone(),
+            table,
+            mode,
+            plan,
+            stored_schema,
+            app_id,
+            sequence,
+            writer: None,
+            buffered: Vec::new(),
+            pending_rows: 0,
+            pending_bytes: 0,
+        })
+    }
+
+    /// `connection.stream`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The current Delta version.
+    pub fn version(&self) -> i64 {
+        self.table.version().map(|v| v as i64).unwrap_or(-1)
+    }
+
+    /// Columns this sync adds to the table.
+    pub fn new_columns(&self) -> &[String] {
+        &self.plan.new_columns
+    }
+
+    /// Records written since the last commit.
+    pub fn pending_rows(&self) -> u64 {
+        self.pending_rows
+    }
+
+    /// Arrow bytes written since the last commit.
+    pub fn pending_bytes(&self) -> u64 {
+        self.pending_bytes
+    }
+
+    /// The connector state saved by the newest commit that has one.
+    pub async fn committed_state(&self) -> Result<Option<Value>> {
+        let mut history = self.table.history(Some(STATE_SEARCH_DEPTH));
+        while let Some(info) = history.try_next().await.map_err(LakeError::delta(&self.name))? {
+            if let Some(state) = info.info.get(STATE_KEY) {
+                return Ok(Some(match state {
+                    // Kept as a JSON string so that any Delta writer preserves it verbatim.
+                    Value::String(text) => serde_json::from_str(text).map_err(|e| LakeError::CorruptState {
+                        table: self.name.clone(),
+                        version: info.read_version.map(|v| v as i64 + 1).unwrap_or(-1),
+                        reason: e.to_string(),
+                    })?,
+                    other => other.clone(),
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Adds records to the pending commit.
+    pub async fn write(&mut self, batch: RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let batch = self.plan.apply(batch)?;
+        self.pending_rows += batch.num_rows() as u64;
+        self.pending_bytes += batch.get_array_memory_size() as u64;
+        match self.mode {
+            WriteMode::Merge { .. } => self.buffered.push(batch),
+            WriteMode::Append | WriteMode::Overwrite => {
+                self.writer()?.write(batch).await.map_err(LakeError::delta(&self.name))?
+            }
+        }
+        Ok(())
+    }
+
+    /// Commits everything written since the last commit together with `state` (the
+    /// connector state covering it). In [`WriteMode::Overwrite`] this replaces the table and
+    /// is meant to be called once, at the end.
+    pub async fn commit(&mut self, state: Option<&Value>, run_id: &str) -> Result<CommitSummary> {
+        let rows = self.pending_rows;
+        let bytes = self.pending_bytes;
+        self.sequence += 1;
+        let mut metadata = vec![(RUN_KEY.to_string(), Value::String(run_id.to_string()))];
+        if let Some(state) = state {
+            metadata.push((STATE_KEY.to_string(), Value::String(state.to_string())));
+        }
+        let properties = CommitProperties::default()
+            .with_metadata(metadata)
+            .with_application_transaction(Transaction::new(&self.app_id, self.sequence));
+
+        let result = match self.mode.clone() {
+            WriteMode::Merge { key, cursor } if self.has_files()? => self.merge(&key, cursor.as_deref(), properties).await,
+            WriteMode::Merge { key, .. } => {
+                // Nothing to merge into yet: a plain append of the newest row per key.
+                let batches = std::mem::take(&mut self.buffered);
+                if !batches.is_empty() {
+                    let deduped = last_per_key(&self.plan.target, &batches, &key)?;
+                    self.writer()?.write(deduped).await.map_err(LakeError::delta(&self.name))?;
+                }
+                self.commit_files(properties, SaveMode::Append).await
+            }
+            WriteMode::Append => self.commit_files(properties, SaveMode::Append).await,
+            WriteMode::Overwrite => self.commit_files(properties, SaveMode::Overwrite).await,
+        };
+        if result.is_err() {
+            self.sequence -= 1;
+            self.abort();
+        }
+        let version = result?;
+        self.pending_rows = 0;
+        self.pending_bytes = 0;
+        self.stored_schema = Some(self.plan.target.as_ref().clone());
+        Ok(CommitSummary { version, rows, bytes })
+    }
+
+    /// Drops everything written since the last commit; the table is unchanged.
+    pub fn abort(&mut self) {
+        if let Some(writer) = self.writer.as_mut() {
+            writer.reset();
+        }
+        self.buffered.clear();
+        self.pending_rows = 0;
+        self.pending_bytes = 0;
+    }
+
+    fn writer(&mut self) -> Result<&mut RecordBatchWriter> {
+        if self.writer.is_none() {
+            let properties = WriterProperties::builder()
+                .set_compression(Compression::SNAPPY)
+                .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+                .build();
+            let writer = RecordBatchWriter::try_new(
+                self.url.as_str(),
+                self.plan.target.clone(),
+                None,
+                Some(self.lake.options().clone()),
+            )
+            .map_err(LakeError::delta(&self.name))?
+            .with_writer_properties(properties)
+            .with_target_file_size(TARGET_FILE_SIZE);
+            self.writer = Some(writer);
+        }
+        Ok(self.writer.as_mut().expect("writer was just created"))
+    }
+
+    fn has_files(&self) -> Result<bool> {
+        let snapshot = self.table.snapshot().map_err(LakeError::delta(&self.name))?;
+        Ok(snapshot.log_data().iter().next().is_some())
+    }
+
+    /// The schema change this commit must record, if any.
+    fn metadata_action(&self) -> Result<Option<Action>> {
+        if self.stored_schema.as_ref() == Some(self.plan.target.as_ref())
+            || same_columns(self.stored_schema.as_ref(), &self.plan.target)
+        {
+            return Ok(None);
+        }
+        let schema: StructType = self.plan.target.as_ref().try_into_kernel().map_err(|e| {
+            LakeError::delta(&self.name)(deltalake::DeltaTableError::Generic(e.to_string()))
+        })?;
+        let current = self.table.snapshot().map_err(LakeError::delta(&self.name))?.metadata().clone();
+        let metadata = current.with_schema(&schema).map_err(|e| {
+            LakeError::delta(&self.name)(deltalake::DeltaTableError::Generic(e.to_string()))
+        })?;
+        Ok(Some(Action::Metadata(metadata)))
+    }
+
+    async fn commit_files(&mut self, properties: CommitProperties, mode: SaveMode) -> Result<i64> {
+        let adds: Vec<Add> = match self.writer.as_mut() {
+            Some(writer) => writer.flush().await.map_err(LakeError::delta(&self.name))?,
+            None => Vec::new(),
+        };
+        let mut actions = Vec::with_capacity(adds.len() + 1);
+        if let Some(metadata) = self.metadata_action()? {
+            actions.push(metadata);
+        }
+        let snapshot = self.table.snapshot().map_err(LakeError::delta(&self.name))?;
+        if mode == SaveMode::Overwrite {
+            actions.extend(snapshot.log_data().iter().map(|file| Action::Remove(file.remove_action(true))));
+        }
+        actions.extend(adds.into_iter().map(Action::Add));
+        let operation = DeltaOperation::Write { mode, partition_by: None, predicate: None };
+        let finalized = CommitBuilder::from(properties)
+            .with_actions(actions)
+            .build(Some(snapshot), self.table.log_store(), operation)
+            .await
+            .map_err(LakeError::delta(&self.name))?;
+        let version = finalized.version() as i64;
+        self.table.update_state().await.map_err(LakeError::delta(&self.name))?;
+        Ok(version)
+    }
+
+    async fn merge(&mut self, key: &[String], cursor: Option<&str>, properties: CommitProperties) -> Result<i64> {
+        let batches = std::mem::take(&mut self.buffered);
+        if batches.is_empty() {
+            // No records, but the state still advances.
+            return self.commit_files(properties, SaveMode::Append).await;
+        }
+        let source = last_per_key(&self.plan.target, &batches, key)?;
+        drop(batches);
+        let ctx = SessionContext::new();
+        let frame = ctx.read_batch(source)?;
+        let column = |side: &str, name: &str| Expr::Column(Column::new(Some(side.to_string()), name));
+        let predicate = key
+            .iter()
+            .map(|k| column("target", k).eq(column("source", k)))
+            .reduce(Expr::and)
+            .expect("merge key is not empty");
+        let columns: Vec<String> = self.plan.target.fields().iter().map(|f| f.name().clone()).collect();
+        let update_columns = columns.clone();
+        let newer = cursor.map(|c| column("source", c).gt_eq(column("target", c)).or(column("target", c).is_null()));
+        let (table, _metrics) = self
+            .table
+            .clone()
+            .merge(frame, predicate)
+            .with_source_alias("source")
+            .with_target_alias("target")
+            .with_merge_schema(!self.plan.new_columns.is_empty())
+            .with_commit_properties(properties)
+            .when_matched_update(move |update| {
+                let mut update = match newer {
+                    Some(newer) => update.predicate(newer),
+                    None => update,
+                };
+                for name in &update_columns {
+                    update = update.update(name.as_str(), column("source", name));
+                }
+                update
+            })
+            .map_err(LakeError::delta(&self.name))?
+            .when_not_matched_insert(move |insert| {
+                let mut insert = insert;
+                for name in &columns {
+                    insert = insert.set(name.as_str(), column("source", name));
+                }
+                insert
+            })
+            .map_err(LakeError::delta(&self.name))?
+            .await
+            .map_err(LakeError::delta(&self.name))?;
+        self.table = table;
+        Ok(self.version())
+    }
+}
+
+fn same_columns(stored: Option<&Schema>, target: &SchemaRef) -> bool {
+    stored.is_some_and(|s| {
+        s.fields().len() == target.fields().len()
+            && s.fields().iter().zip(target.fields()).all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type())
+    })
+}
+
+pub(crate) async fn create_table(lake: &Lake, url: &Url, stream: &str, schema: &SchemaRef) -> Result<DeltaTable> {
+    let name = url.to_string();
+    let nullable: Schema = Schema::new(
+        schema.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect::<Vec<_>>(),
+    );
+    let kernel: StructType = (&nullable)
+        .try_into_kernel()
+        .map_err(|e| LakeError::delta(&name)(deltalake::DeltaTableError::Generic(e.to_string())))?;
+    let table = lake.table_builder(url)?.build().map_err(LakeError::delta(&name))?;
+    let created = table
+        .create()
+        .with_table_name(stream)
+        .with_columns(kernel.fields().cloned())
+        .await;
+    match created {
+        Ok(table) => Ok(table),
+        // Another process created it first: use theirs.
+        Err(_) => match lake.load_table(url).await? {
+            Some(table) => Ok(table),
+            None => Err(LakeError::delta(&name)(deltalake::DeltaTableError::Generic(
+                "the table could not be created".into(),
+            ))),
+        },
+    }
+}
+
+fn table_arrow_schema(table: &DeltaTable, name: &str) -> Result<Option<Schema>> {
+    let snapshot = table.snapshot().map_err(LakeError::delta(name))?;
+    let schema = snapshot.schema();
+    let arrow: Schema = schema
+        .as_ref()
+        .try_into_arrow()
+        .map_err(|e| LakeError::delta(name)(deltalake::DeltaTableError::Generic(e.to_string())))?;
+    Ok(Some(arrow))
+}

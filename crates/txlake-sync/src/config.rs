@@ -1,0 +1,288 @@
+//! The `txlake.toml` configuration: where the lake is, how syncs commit, and the connections.
+//!
+//! Any string value may contain `${VAR}` (or `${VAR:-default}`), read from the environment
+//! after parsing, so secrets live in the environment (a Kubernetes Secret), not the file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+use txlake_connector::StreamMode;
+
+use crate::error::{Result, SyncError};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TxlakeConfig {
+    /// Where the lake is.
+    #[serde(default)]
+    pub lake: LakeConfig,
+    /// How syncs group records into commits.
+    #[serde(default)]
+    pub sync: CommitPolicy,
+    /// Connections by name. The name is the SQL schema of their raw tables.
+    #[serde(default)]
+    pub connections: BTreeMap<String, ConnectionConfig>,
+    /// The folder the file was read from; relative paths resolve against it.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+/// `[lake]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LakeConfig {
+    /// `file://./lake` (relative to the config file), `s3://bucket/prefix`, or `memory://name`.
+    #[serde(default = "default_lake_url")]
+    pub url: String,
+    /// Object-store options, e.g. `aws_endpoint`, `aws_region`, `aws_allow_http` for S3.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+}
+
+fn default_lake_url() -> String {
+    "file://./lake".to_string()
+}
+
+impl Default for LakeConfig {
+    fn default() -> Self {
+        Self { url: default_lake_url(), options: BTreeMap::new() }
+    }
+}
+
+/// `[sync]`: when a stream's pending records are committed. A commit happens at a connector
+/// checkpoint once any threshold is reached, and always at the end of a run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommitPolicy {
+    /// Records per commit (default 1,000,000).
+    #[serde(default = "default_commit_rows")]
+    pub commit_rows: u64,
+    /// In-memory bytes per commit for streams merged on a key, whose records wait in memory
+    /// until their commit (default 64 MiB).
+    #[serde(default = "default_commit_bytes")]
+    pub commit_bytes: u64,
+    /// Seconds between commits of a stream that keeps receiving records (default 60).
+    #[serde(default = "default_commit_interval")]
+    pub commit_interval_secs: u64,
+}
+
+fn default_commit_rows() -> u64 {
+    1_000_000
+}
+fn default_commit_bytes() -> u64 {
+    64 * 1024 * 1024
+}
+fn default_commit_interval() -> u64 {
+    60
+}
+
+impl Default for CommitPolicy {
+    fn default() -> Self {
+        Self {
+            commit_rows: default_commit_rows(),
+            commit_bytes: default_commit_bytes(),
+            commit_interval_secs: default_commit_interval(),
+        }
+    }
+}
+
+impl CommitPolicy {
+    /// The interval as a duration.
+    pub fn interval(&self) -> Duration {
+        Duration::from_secs(self.commit_interval_secs)
+    }
+}
+
+/// `[connections.<name>]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionConfig {
+    /// The connector (`txlake connectors list`).
+    pub connector: String,
+    /// The connector's configuration (`txlake connectors spec <name>`).
+    #[serde(default = "empty_object")]
+    pub config: Value,
+    /// Streams to sync; all of the connector's streams when absent.
+    #[serde(default)]
+    pub streams: Option<Vec<String>>,
+    /// Per-stream write mode, overriding the connector's default:
+    /// `full_refresh`, `incremental_append` or `incremental_dedupe`.
+    #[serde(default)]
+    pub modes: BTreeMap<String, StreamMode>,
+}
+
+fn empty_object() -> Value {
+    Value::Object(Default::default())
+}
+
+impl TxlakeConfig {
+    /// Reads and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| SyncError::ConfigRead { path: path.to_path_buf(), source })?;
+        let base_dir = path
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| PathBuf::from("."));
+        Self::parse(&text, path, base_dir, &|name| std::env::var(name).ok())
+    }
+
+    /// Parses configuration text; `env` looks up `${VAR}` references.
+    pub fn parse(text: &str, path: &Path, base_dir: PathBuf, env: &dyn Fn(&str) -> Option<String>) -> Result<Self> {
+        let config_error = |message: String| SyncError::Config { path: path.to_path_buf(), message };
+        let raw: toml::Value = toml::from_str(text).map_err(|e| config_error(e.to_string()))?;
+        let json = serde_json::to_value(raw).map_err(|e| config_error(e.to_string()))?;
+        let json = interpolate(json, "", env).map_err(config_error)?;
+        let mut config: TxlakeConfig = serde_json::from_value(json).map_err(|e| config_error(e.to_string()))?;
+        config.base_dir = base_dir;
+        for name in config.connections.keys() {
+            if !is_identifier(name) {
+                return Err(config_error(format!(
+                    "connection name `{name}` must start with a lower-case letter and use only a-z, 0-9 and _ (it becomes a SQL schema name)"
+                )));
+            }
+        }
+        Ok(config)
+    }
+
+    /// The connection of that name.
+    pub fn connection(&self, name: &str) -> Result<&ConnectionConfig> {
+        self.connections.get(name).ok_or_else(|| SyncError::UnknownConnection {
+            name: name.to_string(),
+            available: self.connections.keys().cloned().collect(),
+        })
+    }
+
+    /// Opens the configured lake.
+    pub fn open_lake(&self) -> std::result::Result<txlake_lake::Lake, txlake_lake::LakeError> {
+        txlake_lake::Lake::open(&self.lake.url, &self.base_dir, self.lake.options.clone().into_iter().collect())
+    }
+}
+
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// Replaces `${VAR}` and `${VAR:-default}` in every string of `value`.
+fn interpolate(value: Value, at: &str, env: &dyn Fn(&str) -> Option<String>) -> std::result::Result<Value, String> {
+    Ok(match value {
+        Value::String(text) => Value::String(interpolate_str(&text, at, env)?),
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| interpolate(v, &format!("{at}[{i}]"), env))
+                .collect::<std::result::Result<_, _>>()?,
+        ),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let path = if at.is_empty() { k.clone() } else { format!("{at}.{k}") };
+                    interpolate(v, &path, env).map(|v| (k, v))
+                })
+                .collect::<std::result::Result<_, _>>()?,
+        ),
+        other => other,
+    })
+}
+
+fn interpolate_str(text: &str, at: &str, env: &dyn Fn(&str) -> Option<String>) -> std::result::Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| format!("`{at}`: unclosed `${{` in \"{text}\"; write ${{VAR}}"))?;
+        let expr = &after[..end];
+        let (name, default) = match expr.split_once(":-") {
+            Some((name, default)) => (name, Some(default)),
+            None => (expr, None),
+        };
+        match (env(name), default) {
+            (Some(value), _) => out.push_str(&value),
+            (None, Some(default)) => out.push_str(default),
+            (None, None) => {
+                return Err(format!(
+                    "`{at}` refers to environment variable `{name}`, which is not set; set it or write ${{{name}:-default}}"
+                ));
+            }
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<TxlakeConfig> {
+        let env = |name: &str| (name == "TOKEN").then(|| "s3cret".to_string());
+        TxlakeConfig::parse(text, Path::new("txlake.toml"), PathBuf::from("/srv"), &env)
+    }
+
+    #[test]
+    fn full_example_parses_with_defaults() {
+        let config = parse(
+            r#"
+            [lake]
+            url = "file://./lake"
+            [connections.demo]
+            connector = "sample"
+            config = { customers = 50, seed = 7 }
+            [connections.crm]
+            connector = "hubspot"
+            config = { access_token = "${TOKEN}", region = "${REGION:-eu}" }
+            streams = ["contacts"]
+            modes = { contacts = "incremental_append" }
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.sync.commit_rows, 1_000_000);
+        assert_eq!(config.connections["demo"].config["customers"], 50);
+        let crm = &config.connections["crm"];
+        assert_eq!(crm.config["access_token"], "s3cret");
+        assert_eq!(crm.config["region"], "eu");
+        assert_eq!(crm.modes["contacts"], StreamMode::IncrementalAppend);
+        assert_eq!(config.base_dir, PathBuf::from("/srv"));
+    }
+
+    #[test]
+    fn missing_env_var_names_the_field_and_variable() {
+        let err = parse("[connections.crm]\nconnector = \"x\"\nconfig = { token = \"${NOPE}\" }").unwrap_err().to_string();
+        assert!(err.contains("connections.crm.config.token") && err.contains("NOPE"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_modes_are_rejected() {
+        let err = parse("[lake]\nurll = \"x\"").unwrap_err().to_string();
+        assert!(err.contains("urll"), "{err}");
+        let err = parse("[connections.demo]\nconnector = \"sample\"\nmodes = { a = \"sometimes\" }").unwrap_err().to_string();
+        assert!(err.contains("sometimes"), "{err}");
+        let err = parse("[lake\nurl=1").unwrap_err().to_string();
+        assert!(err.contains("line"), "{err}");
+    }
+
+    #[test]
+    fn connection_names_must_be_sql_identifiers() {
+        let err = parse("[connections.My-CRM]\nconnector = \"x\"").unwrap_err().to_string();
+        assert!(err.contains("My-CRM"), "{err}");
+    }
+
+    #[test]
+    fn unknown_connection_lists_the_configured_ones() {
+        let config = parse("[connections.demo]\nconnector = \"sample\"").unwrap();
+        let err = config.connection("crm").unwrap_err().to_string();
+        assert!(err.contains("crm") && err.contains("demo"), "{err}");
+    }
+}

@@ -1,0 +1,16 @@
+//! Runs txlake connections: reads a connector's messages and turns them into Delta commits
+//! that carry the connector state, so syncs are exactly-once across crashes.
+//!
+//! - [`config`]: the `txlake.toml` file (lake, sync policy, connections), with `${VAR}`
+//!   secrets read from the environment;
+//! - [`connectors`]: the registry of built-in connectors;
+//! - [`runner`]: one sync run of one connection, its commit policy, progress and history.
+
+pub mod config;
+pub mod connectors;
+mod error;
+pub mod runner;
+
+pub use config::{CommitPolicy, ConnectionConfig, TxlakeConfig};
+pub use error::{Result, SyncError};
+pub use runner::{Observer, QuietObserver, StopHandle, SyncOptions, SyncReport, sync_connection};

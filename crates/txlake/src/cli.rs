@@ -1,0 +1,154 @@
+//! The command line: every subcommand, flag and its help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// txlake: Total Experience (CX + EX) data from CRM, HRM, LMS and ticketing systems, in a
+/// Delta lake, queried with SQL.
+#[derive(Debug, Parser)]
+#[command(name = "txlake", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "TXLAKE_LOG_FORMAT")]
+    pub log_format: LogFormat,
+
+    /// Print only errors and results (no progress, no log lines).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// The configuration file flag shared by most commands.
+#[derive(Debug, Args, Clone)]
+pub struct ConfigArg {
+    /// The configuration file.
+    #[arg(long, short, default_value = "txlake.toml", env = "TXLAKE_CONFIG")]
+    pub config: PathBuf,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a starter txlake.toml (a `demo` connection on the sample connector).
+    Init {
+        /// Folder to write it in.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Overwrite an existing txlake.toml.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Set up a demo in DIR, sync the sample data and show a few rows: the five-minute tour.
+    Quickstart {
+        /// Folder for the demo's config and lake.
+        #[arg(default_value = "txlake-demo")]
+        dir: PathBuf,
+    },
+    /// Sync connections into the lake (all of them when none is named).
+    Sync {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Connections to sync.
+        connections: Vec<String>,
+        /// Read every stream from scratch and replace its table.
+        #[arg(long)]
+        full_refresh: bool,
+    },
+    /// Run a SQL query over the lake; raw tables are `<connection>.<stream>`.
+    Query {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The SQL.
+        sql: String,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+    /// List, describe and test connectors.
+    #[command(subcommand)]
+    Connectors(ConnectorsCommand),
+    /// Show recent sync runs from the run history.
+    Runs {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// How many runs to show.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Measure txlake on this machine.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// `txlake connectors …`.
+#[derive(Debug, Subcommand)]
+pub enum ConnectorsCommand {
+    /// The connectors this binary has.
+    List,
+    /// The JSON Schema of a connector's configuration.
+    Spec {
+        /// Connector name.
+        connector: String,
+    },
+    /// Check that a connection's configuration reaches its source.
+    Check {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// A connection of the config file, or a connector name (checked with its defaults).
+        target: String,
+    },
+    /// The streams a connection offers: schema, keys, cursor, sync modes.
+    Discover {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// A connection of the config file, or a connector name (with its defaults).
+        target: String,
+        /// Print the catalog as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `txlake bench …`.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Sample connector → file lake: records/s and peak memory of a full sync.
+    Ingest {
+        /// Customers in the sample world (records grow roughly linearly).
+        #[arg(long, default_value_t = 400_000)]
+        customers: u64,
+        /// Employees in the sample world.
+        #[arg(long, default_value_t = 2_000)]
+        employees: u64,
+        /// Days simulated.
+        #[arg(long, default_value_t = 365)]
+        days: u64,
+        /// Lake folder (default: a temporary folder, removed afterwards).
+        #[arg(long)]
+        lake: Option<PathBuf>,
+    },
+}
+
+/// Query output formats.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// An aligned text table.
+    Table,
+    /// CSV with a header row.
+    Csv,
+    /// A JSON array of objects.
+    Json,
+}

@@ -1,0 +1,76 @@
+//! `txlake bench ingest`: the sample connector into a file lake, measured end to end.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use serde_json::json;
+use txlake_sync::connectors::builtin_registry;
+use txlake_sync::{ConnectionConfig, QuietObserver, SyncOptions, TxlakeConfig, sync_connection};
+
+use crate::cli::BenchCommand;
+
+/// Runs a benchmark and prints its figures.
+pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
+    let BenchCommand::Ingest { customers, employees, days, lake } = command;
+    let (dir, temporary) = match lake {
+        Some(dir) => (dir, false),
+        None => (std::env::temp_dir().join(format!("txlake-bench-{}", std::process::id())), true),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let config = TxlakeConfig::parse(
+        &format!("[lake]\nurl = \"file://{}\"\n", dir.join("lake").display()),
+        std::path::Path::new("bench"),
+        dir.clone(),
+        &|_| None,
+    )?;
+    let lake = config.open_lake()?;
+    let connection = ConnectionConfig {
+        connector: "sample".into(),
+        config: json!({ "customers": customers, "employees": employees, "days": days, "seed": 42 }),
+        streams: None,
+        modes: Default::default(),
+    };
+    let options = SyncOptions { full_refresh: true, policy: config.sync.clone(), ..Default::default() };
+    println!("bench ingest: sample connector (customers={customers}, employees={employees}, days={days}) → {}", dir.display());
+    let started = Instant::now();
+    let report = sync_connection(&lake, &builtin_registry(), "bench", &connection, &options, &QuietObserver).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    if let Some(error) = &report.error {
+        anyhow::bail!("the benchmark sync failed: {error}");
+    }
+    let records: u64 = report.streams.iter().map(|s| s.records).sum();
+    let lake_bytes = folder_size(&dir.join("lake"));
+    println!("records         {records}");
+    println!("seconds         {seconds:.2}");
+    println!("records/s       {:.0}", records as f64 / seconds);
+    match peak_rss_bytes() {
+        Some(rss) => println!("peak RSS        {:.0} MB", rss as f64 / 1e6),
+        None => println!("peak RSS        unknown (no /proc/self/status)"),
+    }
+    println!("lake size       {:.1} MB", lake_bytes as f64 / 1e6);
+    if temporary {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The process's peak resident set (VmHWM) on Linux.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn folder_size(path: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(path) else { return 0 };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => folder_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}

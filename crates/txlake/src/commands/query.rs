@@ -1,0 +1,67 @@
+//! `txlake query`: SQL over the lake's raw tables.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, anyhow};
+use arrow::record_batch::RecordBatch;
+use datafusion::prelude::SessionContext;
+use txlake_sync::TxlakeConfig;
+
+use crate::cli::OutputFormat;
+
+/// Runs `sql` and prints the result.
+pub async fn run(config_path: &Path, sql: &str, format: OutputFormat) -> anyhow::Result<ExitCode> {
+    let config = TxlakeConfig::load(config_path)?;
+    let batches = execute(&config, sql).await?;
+    print!("{}", render(&batches, format)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Executes `sql` over the raw tables of the configured lake.
+pub async fn execute(config: &TxlakeConfig, sql: &str) -> anyhow::Result<Vec<RecordBatch>> {
+    let lake = config.open_lake()?;
+    let ctx = SessionContext::new();
+    let tables = txlake_lake::register_raw_tables(&ctx, &lake).await?;
+    let hint = || {
+        if tables.is_empty() {
+            "the lake has no tables yet: run `txlake sync` first".to_string()
+        } else {
+            format!("tables: {}", tables.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
+        }
+    };
+    let frame = ctx.sql(sql).await.map_err(|e| anyhow!("{e}")).with_context(|| format!("SQL error ({})", hint()))?;
+    frame.collect().await.map_err(|e| anyhow!("query failed: {e}"))
+}
+
+/// Formats batches as text, CSV or JSON.
+pub fn render(batches: &[RecordBatch], format: OutputFormat) -> anyhow::Result<String> {
+    Ok(match format {
+        OutputFormat::Table => format!("{}\n", arrow::util::pretty::pretty_format_batches(batches)?),
+        OutputFormat::Csv => {
+            let mut out = Vec::new();
+            {
+                let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(&mut out);
+                for batch in batches {
+                    writer.write(batch)?;
+                }
+            }
+            String::from_utf8(out)?
+        }
+        OutputFormat::Json => {
+            let mut out = Vec::new();
+            {
+                let mut writer = arrow::json::ArrayWriter::new(&mut out);
+                for batch in batches {
+                    writer.write(batch)?;
+                }
+                writer.finish()?;
+            }
+            if out.is_empty() {
+                out.extend_from_slice(b"[]");
+            }
+            out.push(b'\n');
+            String::from_utf8(out)?
+        }
+    })
+}

@@ -1,0 +1,105 @@
+//! `txlake sync`: run connections into the lake and print what happened.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::bail;
+use txlake_lake::RunStatus;
+use txlake_sync::connectors::builtin_registry;
+use txlake_sync::{StopHandle, SyncOptions, SyncReport, TxlakeConfig, sync_connection};
+
+use crate::progress::SyncProgress;
+
+/// Syncs the named connections (all when empty).
+pub async fn run(config_path: &Path, connections: &[String], full_refresh: bool, quiet: bool) -> anyhow::Result<ExitCode> {
+    let config = TxlakeConfig::load(config_path)?;
+    let names: Vec<String> = if connections.is_empty() {
+        config.connections.keys().cloned().collect()
+    } else {
+        for name in connections {
+            config.connection(name)?;
+        }
+        connections.to_vec()
+    };
+    if names.is_empty() {
+        bail!("{} has no connections; add a [connections.NAME] table (see `txlake init`)", config_path.display());
+    }
+    let lake = config.open_lake()?;
+    let registry = builtin_registry();
+    let options = SyncOptions { full_refresh, policy: config.sync.clone(), stop: StopHandle::new() };
+    listen_for_stop(options.stop.clone());
+
+    let mut reports = Vec::new();
+    let mut ok = true;
+    for name in &names {
+        let progress = SyncProgress::new(name, quiet);
+        let result = sync_connection(&lake, &registry, name, config.connection(name)?, &options, &progress).await;
+        progress.finish();
+        match result {
+            Ok(report) => {
+                ok &= report.status == RunStatus::Succeeded;
+                reports.push(report);
+            }
+            Err(e) => {
+                ok = false;
+                eprintln!("error: {e}");
+            }
+        }
+        if options.stop.requests() > 0 {
+            break;
+        }
+    }
+    print_summary(&reports);
+    for report in &reports {
+        if let Some(error) = &report.error {
+            eprintln!("error: sync of `{}` failed: {error}", report.connection);
+            eprintln!("       the tables keep their last commit; the next `txlake sync` resumes from there");
+        }
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Ctrl-C and SIGTERM ask the sync to stop at the next checkpoint; a second one aborts.
+pub fn listen_for_stop(stop: StopHandle) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        loop {
+            #[cfg(unix)]
+            let terminated = async {
+                match terminate.as_mut() {
+                    Some(signal) => signal.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            #[cfg(not(unix))]
+            let terminated = std::future::pending::<Option<()>>();
+            tokio::select! {
+                result = tokio::signal::ctrl_c() => if result.is_err() { return },
+                _ = terminated => {}
+            }
+            stop.request_stop();
+        }
+    });
+}
+
+fn print_summary(reports: &[SyncReport]) {
+    let mut rows = Vec::new();
+    for report in reports {
+        for stream in &report.streams {
+            let seconds = (stream.finished_at - stream.started_at).num_milliseconds() as f64 / 1000.0;
+            rows.push(vec![
+                report.connection.clone(),
+                stream.stream.clone(),
+                stream.mode.clone(),
+                stream.status.to_string(),
+                stream.records.to_string(),
+                stream.commits.to_string(),
+                format!("{seconds:.1}"),
+            ]);
+        }
+    }
+    if !rows.is_empty() {
+        print!("{}", crate::commands::text_table(&["connection", "stream", "mode", "status", "records", "commits", "seconds"], &rows));
+    }
+}
