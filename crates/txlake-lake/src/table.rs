@@ -408,3 +408,157 @@ fn table_arrow_schema(table: &DeltaTable, name: &str) -> Result<Option<Schema>> 
         .map_err(|e| LakeError::delta(name)(deltalake::DeltaTableError::Generic(e.to_string())))?;
     Ok(Some(arrow))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use arrow::array::{Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field};
+    use deltalake::datafusion::prelude::SessionContext;
+    use serde_json::json;
+
+    use super::*;
+
+    fn schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("status", DataType::Utf8, true),
+            Field::new("updated", DataType::Int64, true),
+        ]))
+    }
+
+    fn batch(rows: &[(i64, &str, i64)]) -> RecordBatch {
+        RecordBatch::try_new(
+            schema(),
+            vec![
+                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0))),
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
+                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.2))),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn lake(name: &str) -> Lake {
+        Lake::open(&format!("memory://{name}"), std::path::Path::new("/"), HashMap::new()).unwrap()
+    }
+
+    async fn rows(lake: &Lake, id: &TableId) -> Vec<(i64, String, i64)> {
+        let table = lake.load_table(&lake.table_url(id)).await.unwrap().unwrap();
+        let ctx = SessionContext::new();
+        table.update_datafusion_session(&ctx.state()).unwrap();
+        let provider = table.table_provider().await.unwrap();
+        let batches = ctx.read_table(provider).unwrap().sort_by(vec![deltalake::datafusion::prelude::col("id")]).unwrap().collect().await.unwrap();
+        let mut out = Vec::new();
+        for b in batches {
+            let ids = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+            let st = arrow::compute::cast(b.column(1), &DataType::Utf8).unwrap();
+            let st = st.as_any().downcast_ref::<StringArray>().unwrap();
+            let up = b.column(2).as_any().downcast_ref::<Int64Array>().unwrap();
+            for i in 0..b.num_rows() {
+                out.push((ids.value(i), st.value(i).to_string(), up.value(i)));
+            }
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn append_commits_carry_state_and_survive_reopen() {
+        let lake = lake("append-state");
+        let id = TableId::new("demo", "events");
+        let mut table = StreamTable::open(&lake, &id, schema(), WriteMode::Append).await.unwrap();
+        assert_eq!(table.committed_state().await.unwrap(), None, "a new table has no state");
+        table.write(batch(&[(1, "a", 1), (2, "b", 1)])).await.unwrap();
+        let first = table.commit(Some(&json!({"cursor": "day-1"})), "run-1").await.unwrap();
+        assert_eq!(first.rows, 2);
+        table.write(batch(&[(3, "c", 2)])).await.unwrap();
+        table.commit(Some(&json!({"cursor": "day-2"})), "run-1").await.unwrap();
+        // Written but never committed: a crash here must leave no trace.
+        table.write(batch(&[(4, "lost", 3)])).await.unwrap();
+        drop(table);
+
+        let reopened = StreamTable::open(&lake, &id, schema(), WriteMode::Append).await.unwrap();
+        assert_eq!(reopened.committed_state().await.unwrap(), Some(json!({"cursor": "day-2"})));
+        assert_eq!(rows(&lake, &id).await.iter().map(|r| r.0).collect::<Vec<_>>(), vec![1, 2, 3]);
+    }
+
+    #[tokio::test]
+    async fn merge_keeps_the_newest_version_of_each_key() {
+        let lake = lake("merge");
+        let id = TableId::new("demo", "tickets");
+        let mode = WriteMode::Merge { key: vec!["id".into()], cursor: Some("updated".into()) };
+        let mut table = StreamTable::open(&lake, &id, schema(), mode.clone()).await.unwrap();
+        // Within one commit, the later row of a key wins.
+        table.write(batch(&[(1, "open", 1), (2, "open", 1), (1, "pending", 2)])).await.unwrap();
+        table.commit(Some(&json!({"c": 1})), "r").await.unwrap();
+        // Across commits: updates replace, a stale replay does not, new keys insert.
+        table.write(batch(&[(1, "solved", 5), (2, "stale", 0), (3, "open", 5)])).await.unwrap();
+        table.commit(Some(&json!({"c": 2})), "r").await.unwrap();
+        assert_eq!(
+            rows(&lake, &id).await,
+            vec![(1, "solved".into(), 5), (2, "open".into(), 1), (3, "open".into(), 5)]
+        );
+        let reopened = StreamTable::open(&lake, &id, schema(), mode).await.unwrap();
+        assert_eq!(reopened.committed_state().await.unwrap(), Some(json!({"c": 2})));
+    }
+
+    #[tokio::test]
+    async fn overwrite_replaces_the_table_in_one_commit() {
+        let lake = lake("overwrite");
+        let id = TableId::new("demo", "courses");
+        let mut table = StreamTable::open(&lake, &id, schema(), WriteMode::Overwrite).await.unwrap();
+        table.write(batch(&[(1, "a", 1), (2, "b", 1)])).await.unwrap();
+        table.commit(None, "r1").await.unwrap();
+        let before = table.version();
+
+        let mut table = StreamTable::open(&lake, &id, schema(), WriteMode::Overwrite).await.unwrap();
+        table.write(batch(&[(7, "z", 2)])).await.unwrap();
+        // Until the commit, readers still see the old table.
+        assert_eq!(rows(&lake, &id).await.len(), 2);
+        let summary = table.commit(None, "r2").await.unwrap();
+        assert_eq!(summary.version, before + 1, "one commit replaces everything");
+        assert_eq!(rows(&lake, &id).await, vec![(7, "z".into(), 2)]);
+    }
+
+    #[tokio::test]
+    async fn new_columns_evolve_the_table_and_type_changes_are_refused() {
+        let lake = lake("evolve");
+        let id = TableId::new("demo", "people");
+        let mut table = StreamTable::open(&lake, &id, schema(), WriteMode::Append).await.unwrap();
+        table.write(batch(&[(1, "a", 1)])).await.unwrap();
+        table.commit(None, "r").await.unwrap();
+
+        let mut wider: Vec<Field> = schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+        wider.push(Field::new("email", DataType::Utf8, true));
+        let wider = Arc::new(Schema::new(wider));
+        let mut table = StreamTable::open(&lake, &id, wider.clone(), WriteMode::Append).await.unwrap();
+        assert_eq!(table.new_columns(), ["email".to_string()]);
+        let base = batch(&[(2, "b", 2)]);
+        let mut columns = base.columns().to_vec();
+        columns.push(Arc::new(StringArray::from(vec!["x@example.com"])));
+        table.write(RecordBatch::try_new(wider, columns).unwrap()).await.unwrap();
+        table.commit(None, "r").await.unwrap();
+        let stored = lake.load_table(&lake.table_url(&id)).await.unwrap().unwrap();
+        let names: Vec<String> = stored.snapshot().unwrap().schema().fields().map(|f| f.name().clone()).collect();
+        assert_eq!(names, ["id", "status", "updated", "email"]);
+
+        let changed = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Utf8, false),
+            Field::new("status", DataType::Utf8, true),
+            Field::new("updated", DataType::Int64, true),
+        ]));
+        let err = StreamTable::open(&lake, &id, changed, WriteMode::Append).await.unwrap_err().to_string();
+        assert!(err.contains("demo.people") && err.contains("`id`") && err.contains("Int64") && err.contains("Utf8"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn merge_without_a_key_is_refused() {
+        let err = StreamTable::open(&lake("nokey"), &TableId::new("a", "b"), schema(), WriteMode::Merge { key: vec![], cursor: None })
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("primary key"), "{err}");
+    }
+}
