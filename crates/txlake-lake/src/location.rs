@@ -90,11 +90,27 @@ impl Lake {
 
     /// Loads the Delta table at `url`, or `None` when nothing has been committed there yet.
     pub async fn load_table(&self, url: &Url) -> Result<Option<DeltaTable>> {
+        if !self.has_delta_log(url).await? {
+            return Ok(None);
+        }
         let mut table = self.table_builder(url)?.build().map_err(LakeError::delta(url.as_str()))?;
         match table.load().await {
             Ok(()) => Ok(Some(table)),
             Err(DeltaTableError::NotATable(_)) => Ok(None),
             Err(e) => Err(LakeError::delta(url.as_str())(e)),
+        }
+    }
+
+    /// Whether anything was ever committed at `url` (its `_delta_log/` has an entry).
+    async fn has_delta_log(&self, url: &Url) -> Result<bool> {
+        let relative = url.as_str().strip_prefix(self.root.as_str()).unwrap_or(url.path());
+        let log = Path::from(relative).join("_delta_log");
+        let store = self.root_store()?;
+        let mut entries = store.list(Some(&log));
+        match futures::StreamExt::next(&mut entries).await {
+            Some(Ok(_)) => Ok(true),
+            Some(Err(object_store::Error::NotFound { .. })) | None => Ok(false),
+            Some(Err(e)) => Err(e.into()),
         }
     }
 

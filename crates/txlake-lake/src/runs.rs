@@ -161,7 +161,13 @@ impl SyncRuns {
         let batches = ctx.read_table(provider)?.collect().await?;
         let mut runs = Vec::new();
         for batch in &batches {
-            let text = |name: &str| batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned());
+            // Parquet strings come back as Utf8View; normalise before reading them.
+            let text = |name: &str| {
+                batch
+                    .column_by_name(name)
+                    .and_then(|c| arrow::compute::cast(c, &DataType::Utf8).ok())
+                    .and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned())
+            };
             let number = |name: &str| batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned());
             let time = |name: &str| {
                 batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<TimestampMicrosecondArray>().cloned())

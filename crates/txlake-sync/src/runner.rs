@@ -135,7 +135,7 @@ impl StreamRun {
         self.state_is_new = false;
         self.last_commit = Instant::now();
         observer.committed(stream, &summary);
-        tracing::info!(table = self.table.name(), version = summary.version, rows = summary.rows, "committed");
+        tracing::debug!(table = self.table.name(), version = summary.version, rows = summary.rows, "committed");
         Ok(())
     }
 }
@@ -343,8 +343,8 @@ async fn pump(
                         "connector `{connector}` sent state for stream `{stream}`, which was not asked for"
                     ));
                 };
+                run.state_is_new |= run.state.as_ref() != Some(&state);
                 run.state = Some(state);
-                run.state_is_new = true;
                 let due = if stopping { run.table.pending_rows() > 0 } else { run.commit_due(&options.policy) };
                 if run.mode != StreamMode::FullRefresh && due {
                     if let Err(e) = run.commit(run_id, &stream, observer).await {

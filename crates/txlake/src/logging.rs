@@ -14,10 +14,16 @@ pub fn init(format: LogFormat, quiet: bool) {
     } else if std::io::stderr().is_terminal() {
         "warn"
     } else {
-        "info,deltalake=warn,datafusion=warn"
+        "warn,txlake=info,txlake_sync=info,txlake_lake=info"
     };
+    // The Delta kernel logs an ERROR when probing a table that does not exist yet, which is
+    // normal for a first sync; real failures reach the user through our own errors.
+    let default = format!("{default},delta_kernel=off,buoyant_kernel=off");
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     match format {
         LogFormat::Text => builder.with_target(false).init(),
         LogFormat::Json => builder.json().init(),

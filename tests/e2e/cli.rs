@@ -1,0 +1,112 @@
+//! The `txlake` command line as a new user meets it: init, sync, query, connectors, runs,
+//! and the errors for the usual mistakes.
+
+use crate::support::{small_world, txlake, write_config};
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn init_writes_a_config_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("project");
+    let output = txlake(&["init", target.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let config = std::fs::read_to_string(target.join("txlake.toml")).unwrap();
+    assert!(config.contains("connector = \"sample\"") && config.contains("file://./lake"));
+    assert!(text(&output.stdout).contains("txlake sync"), "tells what to run next");
+
+    let again = txlake(&["init", target.to_str().unwrap()]);
+    assert!(!again.status.success());
+    assert!(text(&again.stderr).contains("already exists") && text(&again.stderr).contains("--force"));
+}
+
+#[test]
+fn sync_then_query_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &small_world(Some("2025-02-01")), 100_000);
+    let config = config.to_str().unwrap();
+
+    let sync = txlake(&["sync", "--config", config]);
+    assert!(sync.status.success(), "{}", text(&sync.stderr));
+    let summary = text(&sync.stdout);
+    for stream in ["customers", "employees", "deals", "tickets", "survey_responses", "touchpoint_events", "courses", "enrollments", "touchpoint_targets"] {
+        assert!(summary.lines().any(|l| l.contains(stream) && l.contains("succeeded")), "{stream} in summary:\n{summary}");
+    }
+    let logs = text(&sync.stderr);
+    assert!(logs.contains("committed version"), "plain log lines when not on a terminal:\n{logs}");
+
+    let csv = txlake(&["query", "--config", config, "--format", "csv", "SELECT count(*) AS n FROM demo.courses"]);
+    assert!(csv.status.success(), "{}", text(&csv.stderr));
+    let csv = text(&csv.stdout);
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("n"));
+    assert!(lines.next().unwrap().parse::<u32>().unwrap() >= 10);
+
+    let json = txlake(&["query", "--config", config, "--format", "json", "SELECT segment, count(*) AS n FROM demo.customers GROUP BY segment ORDER BY segment"]);
+    assert!(json.status.success(), "{}", text(&json.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let segments: Vec<&str> = rows.as_array().unwrap().iter().map(|r| r["segment"].as_str().unwrap()).collect();
+    assert_eq!(segments, ["enterprise", "mid_market", "smb"]);
+
+    let table = txlake(&["query", "--config", config, "SELECT id, name FROM demo.courses ORDER BY id LIMIT 2"]);
+    assert!(table.status.success());
+    assert!(text(&table.stdout).contains("| id "), "{}", text(&table.stdout));
+
+    let runs = txlake(&["runs", "--config", config]);
+    assert!(runs.status.success());
+    assert!(text(&runs.stdout).contains("succeeded"));
+}
+
+#[test]
+fn mistakes_get_errors_that_say_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.toml");
+    let output = txlake(&["sync", "--config", missing.to_str().unwrap()]);
+    assert!(!output.status.success());
+    assert!(text(&output.stderr).contains("txlake init"), "{}", text(&output.stderr));
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[connections.demo]\nconnector = \"sample\"\nconfig = { customers = \"many\" }\n").unwrap();
+    let output = txlake(&["sync", "--config", bad.to_str().unwrap()]);
+    assert!(!output.status.success());
+    let err = text(&output.stderr);
+    assert!(err.contains("config.customers") && err.contains("integer"), "{err}");
+    assert!(!err.contains("panicked"));
+
+    let config = write_config(dir.path(), &small_world(Some("2025-01-10")), 100_000);
+    let output = txlake(&["sync", "--config", config.to_str().unwrap(), "crm"]);
+    assert!(!output.status.success());
+    assert!(text(&output.stderr).contains("no connection `crm`") && text(&output.stderr).contains("demo"));
+
+    let output = txlake(&["query", "--config", config.to_str().unwrap(), "SELEC 1"]);
+    assert!(!output.status.success());
+    assert!(text(&output.stderr).contains("SQL error"), "{}", text(&output.stderr));
+}
+
+#[test]
+fn connectors_describe_themselves() {
+    let list = txlake(&["connectors", "list"]);
+    assert!(list.status.success());
+    assert!(text(&list.stdout).contains("sample"));
+
+    let spec = txlake(&["connectors", "spec", "sample"]);
+    assert!(spec.status.success());
+    let schema: serde_json::Value = serde_json::from_slice(&spec.stdout).unwrap();
+    assert!(schema["properties"]["customers"].is_object());
+
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("none.toml");
+    let discover = txlake(&["connectors", "discover", "--config", missing.to_str().unwrap(), "sample"]);
+    assert!(discover.status.success(), "{}", text(&discover.stderr));
+    let out = text(&discover.stdout);
+    assert!(out.contains("tickets") && out.contains("incremental_dedupe") && out.contains("updated_at"), "{out}");
+
+    let check = txlake(&["connectors", "check", "--config", missing.to_str().unwrap(), "sample"]);
+    assert!(check.status.success(), "{}", text(&check.stderr));
+
+    let unknown = txlake(&["connectors", "spec", "workday"]);
+    assert!(!unknown.status.success());
+    assert!(text(&unknown.stderr).contains("available connectors: sample"));
+}
