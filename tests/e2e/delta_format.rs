@@ -12,11 +12,11 @@ use crate::support::{count_ids, file_lake, small_world, txlake, write_config};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tables_are_readable_by_any_delta_reader() {
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &small_world(None), 2_000);
+    let config = write_config(dir.path(), &small_world(None), 500);
     let output = txlake(&["sync", "--config", config.to_str().unwrap()]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
 
-    let table_dir = dir.path().join("lake/raw/demo/survey_responses");
+    let table_dir = dir.path().join("lake/raw/demo/touchpoint_events");
     let mut log_files: Vec<_> = std::fs::read_dir(table_dir.join("_delta_log"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -49,7 +49,7 @@ async fn tables_are_readable_by_any_delta_reader() {
                 }
             }
             if let Some(txn) = action.get("txn") {
-                assert_eq!(txn["appId"], "txlake:demo/survey_responses");
+                assert_eq!(txn["appId"], "txlake:demo/touchpoint_events");
                 txn_versions.push(txn["version"].as_i64().unwrap());
             }
         }
@@ -67,16 +67,16 @@ async fn tables_are_readable_by_any_delta_reader() {
         let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
         for batch in reader {
             let batch = batch.unwrap();
-            assert!(batch.schema().field_with_name("answered_at").is_ok());
+            assert!(batch.schema().field_with_name("occurred_at").is_ok());
             rows += batch.num_rows();
         }
     }
     let lake = file_lake(dir.path());
-    let (counted, _) = count_ids(&lake, "demo.survey_responses").await;
+    let (counted, _) = count_ids(&lake, "demo.touchpoint_events").await;
     assert_eq!(rows as i64, counted, "the hand-replayed log and the Delta reader see the same rows");
 
     // The Delta library's own view of the file set matches.
-    let table = lake.load_table(&lake.table_url(&TableId::new("demo", "survey_responses"))).await.unwrap().unwrap();
+    let table = lake.load_table(&lake.table_url(&TableId::new("demo", "touchpoint_events"))).await.unwrap().unwrap();
     let uris: BTreeSet<String> = table
         .get_file_uris()
         .unwrap()

@@ -85,11 +85,22 @@ impl Observer for Commits {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failure_mid_stream_keeps_the_last_commit_and_records_the_error() {
+    // Fail 60% of the way through the read, so some commits land before the failure.
+    let catalog = SampleConnector::default().discover(&small_world(None)).await.unwrap();
+    let configured = txlake_connector::ConfiguredCatalog {
+        streams: catalog
+            .streams
+            .iter()
+            .map(|s| txlake_connector::ConfiguredStream { stream: s.clone(), mode: s.default_mode })
+            .collect(),
+    };
+    let request = ReadRequest { config: small_world(None), catalog: configured, state: Default::default() };
+    let total = SampleConnector::default().read(request).await.unwrap().count().await;
     let lake = memory_lake("flaky");
     let mut registry = Registry::new();
-    registry.register(Arc::new(FlakySample { fail_after_messages: 120 }));
+    registry.register(Arc::new(FlakySample { fail_after_messages: total * 3 / 5 }));
     let commits = Commits::default();
-    let report = sync_connection(&lake, &registry, "demo", &connection("flaky", small_world(None)), &options(500), &commits)
+    let report = sync_connection(&lake, &registry, "demo", &connection("flaky", small_world(None)), &options(300), &commits)
         .await
         .unwrap();
     assert_eq!(report.status, RunStatus::Failed);
