@@ -54,3 +54,49 @@ fn sigkill_at_random_points_loses_and_duplicates_nothing() {
         assert_same_tables(&expected, &actual).await;
     });
 }
+
+#[test]
+fn ctrl_c_commits_up_to_the_next_checkpoint_and_resumes() {
+    let world = small_world(None);
+    let reference = tempfile::tempdir().unwrap();
+    let reference_config = write_config(reference.path(), &world, 1_000);
+    assert!(txlake(&["sync", "--config", reference_config.to_str().unwrap()]).status.success());
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &world, 1_000);
+    let mut child = Command::new(txlake_bin())
+        .args(["sync", "--config"])
+        .arg(&config)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    // Interrupt right after the first commit, as a user pressing Ctrl-C would.
+    for line in lines.by_ref() {
+        if line.unwrap().contains("committed version") {
+            break;
+        }
+    }
+    let interrupted = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(interrupted.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "an interrupted sync exits 130; log:\n{}", rest.join("\n"));
+    assert!(rest.iter().any(|l| l.contains("stopping at the next checkpoint")), "{}", rest.join("\n"));
+
+    let runs = txlake(&["runs", "--config", config.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&runs.stdout).contains("cancelled"));
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let lake = file_lake(dir.path());
+        for table in ["demo.survey_responses", "demo.touchpoint_events"] {
+            let (rows, ids) = count_ids(&lake, table).await;
+            assert_eq!(rows, ids, "{table}: consistent after the stop");
+        }
+    });
+    assert!(txlake(&["sync", "--config", config.to_str().unwrap()]).status.success());
+    runtime.block_on(assert_same_tables(&file_lake(reference.path()), &file_lake(dir.path())));
+}

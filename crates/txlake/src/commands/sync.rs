@@ -56,7 +56,16 @@ pub async fn run(config_path: &Path, connections: &[String], full_refresh: bool,
             eprintln!("       the tables keep their last commit; the next `txlake sync` resumes from there");
         }
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    let cancelled = reports.iter().any(|r| r.status == RunStatus::Cancelled);
+    Ok(if cancelled {
+        eprintln!("stopped: each stream committed up to its last checkpoint; run `txlake sync` again to continue");
+        // 128 + SIGINT, as shells report an interrupted command.
+        ExitCode::from(130)
+    } else if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// Ctrl-C and SIGTERM ask the sync to stop at the next checkpoint; a second one aborts.
