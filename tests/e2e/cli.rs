@@ -110,3 +110,23 @@ fn connectors_describe_themselves() {
     assert!(!unknown.status.success());
     assert!(text(&unknown.stderr).contains("available connectors: sample"));
 }
+
+#[test]
+fn quickstart_syncs_the_sample_world_and_shows_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    let output = txlake(&["quickstart", demo.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let out = text(&output.stdout);
+    assert!(out.contains("Survey answers in the lake"), "{out}");
+    for survey in ["| nps ", "| csat ", "| ces ", "| enps "] {
+        assert!(out.contains(survey), "{survey} row in:\n{out}");
+    }
+    assert!(out.contains("txlake query --config"), "tells what to try next:\n{out}");
+    assert!(demo.join("lake/raw/demo/customers/_delta_log").is_dir());
+
+    // Running it again keeps the config and syncs incrementally.
+    let again = txlake(&["quickstart", demo.to_str().unwrap()]);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert!(text(&again.stdout).contains("Using the existing"));
+}
