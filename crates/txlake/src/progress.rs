@@ -62,8 +62,11 @@ impl Observer for SyncProgress {
         if let Some(bars) = &self.bars {
             let bar = bars.multi.add(ProgressBar::new_spinner());
             bar.set_style(
-                ProgressStyle::with_template("  {spinner} {prefix:<20} {human_pos:>12} records {per_sec:>14} {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                ProgressStyle::with_template("  {spinner} {prefix:<20} {human_pos:>12} records {rate:>10}  {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner())
+                    .with_key("rate", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.0}/s", state.per_sec());
+                    }),
             );
             bar.set_prefix(stream.to_string());
             bar.set_message(format!("{mode}{resumed}"));
