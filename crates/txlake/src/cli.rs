@@ -139,6 +139,10 @@ pub enum BenchCommand {
         /// Lake folder (default: a temporary folder, removed afterwards).
         #[arg(long)]
         lake: Option<PathBuf>,
+        /// Sync each stream in its default mode (merges on a key for the dedupe streams)
+        /// instead of a full refresh.
+        #[arg(long)]
+        incremental: bool,
     },
 }
 

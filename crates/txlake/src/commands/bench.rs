@@ -12,7 +12,7 @@ use crate::cli::BenchCommand;
 
 /// Runs a benchmark and prints its figures.
 pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
-    let BenchCommand::Ingest { customers, employees, days, lake } = command;
+    let BenchCommand::Ingest { customers, employees, days, lake, incremental } = command;
     let (dir, temporary) = match lake {
         Some(dir) => (dir, false),
         None => (std::env::temp_dir().join(format!("txlake-bench-{}", std::process::id())), true),
@@ -31,8 +31,9 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         streams: None,
         modes: Default::default(),
     };
-    let options = SyncOptions { full_refresh: true, policy: config.sync.clone(), ..Default::default() };
-    println!("bench ingest: sample connector (customers={customers}, employees={employees}, days={days}) → {}", dir.display());
+    let options = SyncOptions { full_refresh: !incremental, policy: config.sync.clone(), ..Default::default() };
+    let mode = if incremental { "default modes" } else { "full refresh" };
+    println!("bench ingest: sample connector (customers={customers}, employees={employees}, days={days}, {mode}) → {}", dir.display());
     let started = Instant::now();
     let report = sync_connection(&lake, &builtin_registry(), "bench", &connection, &options, &QuietObserver).await?;
     let seconds = started.elapsed().as_secs_f64();
