@@ -31,8 +31,21 @@ fn sync_then_query_in_every_format() {
     let sync = txlake(&["sync", "--config", config]);
     assert!(sync.status.success(), "{}", text(&sync.stderr));
     let summary = text(&sync.stdout);
-    for stream in ["customers", "employees", "deals", "tickets", "survey_responses", "touchpoint_events", "courses", "enrollments", "touchpoint_targets"] {
-        assert!(summary.lines().any(|l| l.contains(stream) && l.contains("succeeded")), "{stream} in summary:\n{summary}");
+    for stream in [
+        "customers",
+        "employees",
+        "deals",
+        "tickets",
+        "survey_responses",
+        "touchpoint_events",
+        "courses",
+        "enrollments",
+        "touchpoint_targets",
+    ] {
+        assert!(
+            summary.lines().any(|l| l.contains(stream) && l.contains("succeeded")),
+            "{stream} in summary:\n{summary}"
+        );
     }
     let logs = text(&sync.stderr);
     assert!(logs.contains("committed version"), "plain log lines when not on a terminal:\n{logs}");
@@ -44,7 +57,14 @@ fn sync_then_query_in_every_format() {
     assert_eq!(lines.next(), Some("n"));
     assert!(lines.next().unwrap().parse::<u32>().unwrap() >= 10);
 
-    let json = txlake(&["query", "--config", config, "--format", "json", "SELECT segment, count(*) AS n FROM demo.customers GROUP BY segment ORDER BY segment"]);
+    let json = txlake(&[
+        "query",
+        "--config",
+        config,
+        "--format",
+        "json",
+        "SELECT segment, count(*) AS n FROM demo.customers GROUP BY segment ORDER BY segment",
+    ]);
     assert!(json.status.success(), "{}", text(&json.stderr));
     let rows: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     let segments: Vec<&str> = rows.as_array().unwrap().iter().map(|r| r["segment"].as_str().unwrap()).collect();

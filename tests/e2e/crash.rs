@@ -4,7 +4,9 @@
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 
-use crate::support::{TestRng, assert_same_tables, count_ids, file_lake, small_world, txlake, txlake_bin, write_config};
+use crate::support::{
+    TestRng, assert_same_tables, count_ids, file_lake, small_world, txlake, txlake_bin, write_config,
+};
 
 /// Starts a sync, reads `lines` log lines from it (0: none) and SIGKILLs it.
 fn sync_and_kill_after(config: &std::path::Path, lines: u64) {
@@ -46,7 +48,8 @@ fn sigkill_at_random_points_loses_and_duplicates_nothing() {
     runtime.block_on(async {
         let expected = file_lake(reference.path());
         let actual = file_lake(crashed.path());
-        for table in ["demo.survey_responses", "demo.touchpoint_events", "demo.deals", "demo.customers", "demo.tickets"] {
+        for table in ["demo.survey_responses", "demo.touchpoint_events", "demo.deals", "demo.customers", "demo.tickets"]
+        {
             let (rows, ids) = count_ids(&actual, table).await;
             assert_eq!(rows, ids, "{table}: no id twice");
             assert_eq!((rows, ids), count_ids(&expected, table).await, "{table}: same count as the uninterrupted run");

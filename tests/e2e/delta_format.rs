@@ -77,11 +77,8 @@ async fn tables_are_readable_by_any_delta_reader() {
 
     // The Delta library's own view of the file set matches.
     let table = lake.load_table(&lake.table_url(&TableId::new("demo", "touchpoint_events"))).await.unwrap().unwrap();
-    let uris: BTreeSet<String> = table
-        .get_file_uris()
-        .unwrap()
-        .map(|u| u.rsplit('/').next().unwrap().to_string())
-        .collect();
+    let uris: BTreeSet<String> =
+        table.get_file_uris().unwrap().map(|u| u.rsplit('/').next().unwrap().to_string()).collect();
     let names: BTreeSet<String> = active.iter().map(|p| p.rsplit('/').next().unwrap().to_string()).collect();
     assert_eq!(uris, names);
 }

@@ -55,9 +55,10 @@ async fn sync_into_an_s3_lake_and_read_it_back() {
         streams: None,
         modes: Default::default(),
     };
-    let report = sync_connection(&lake, &builtin_registry(), "demo", &connection, &SyncOptions::default(), &QuietObserver)
-        .await
-        .unwrap();
+    let report =
+        sync_connection(&lake, &builtin_registry(), "demo", &connection, &SyncOptions::default(), &QuietObserver)
+            .await
+            .unwrap();
     assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
 
     // The objects really are in the bucket, in the documented layout.

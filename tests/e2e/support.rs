@@ -97,8 +97,12 @@ pub async fn assert_same_tables(expected: &Lake, actual: &Lake) {
     );
     assert!(!expected.is_empty());
     for ((id, want), (_, got)) in expected.iter().zip(&actual) {
-        assert!(want == got, "table {id} differs:\n--- expected (first lines)\n{}\n--- actual (first lines)\n{}",
-            want.lines().take(12).collect::<Vec<_>>().join("\n"), got.lines().take(12).collect::<Vec<_>>().join("\n"));
+        assert!(
+            want == got,
+            "table {id} differs:\n--- expected (first lines)\n{}\n--- actual (first lines)\n{}",
+            want.lines().take(12).collect::<Vec<_>>().join("\n"),
+            got.lines().take(12).collect::<Vec<_>>().join("\n")
+        );
     }
 }
 

@@ -100,9 +100,10 @@ async fn failure_mid_stream_keeps_the_last_commit_and_records_the_error() {
     let mut registry = Registry::new();
     registry.register(Arc::new(FlakySample { fail_after_messages: total * 3 / 5 }));
     let commits = Commits::default();
-    let report = sync_connection(&lake, &registry, "demo", &connection("flaky", small_world(None)), &options(300), &commits)
-        .await
-        .unwrap();
+    let report =
+        sync_connection(&lake, &registry, "demo", &connection("flaky", small_world(None)), &options(300), &commits)
+            .await
+            .unwrap();
     assert_eq!(report.status, RunStatus::Failed);
     assert!(report.error.as_deref().unwrap().contains("502"), "{:?}", report.error);
 
@@ -120,14 +121,28 @@ async fn failure_mid_stream_keeps_the_last_commit_and_records_the_error() {
     assert!(runs.iter().all(|r| r.status == RunStatus::Failed && r.error.as_deref().unwrap_or("").contains("502")));
 
     // The next run resumes and ends identical to a run that never failed.
-    let report = sync_connection(&lake, &builtin_registry(), "demo", &connection("sample", small_world(None)), &options(500), &QuietObserver)
-        .await
-        .unwrap();
+    let report = sync_connection(
+        &lake,
+        &builtin_registry(),
+        "demo",
+        &connection("sample", small_world(None)),
+        &options(500),
+        &QuietObserver,
+    )
+    .await
+    .unwrap();
     assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
     let reference = memory_lake("flaky-reference");
-    sync_connection(&reference, &builtin_registry(), "demo", &connection("sample", small_world(None)), &options(500), &QuietObserver)
-        .await
-        .unwrap();
+    sync_connection(
+        &reference,
+        &builtin_registry(),
+        "demo",
+        &connection("sample", small_world(None)),
+        &options(500),
+        &QuietObserver,
+    )
+    .await
+    .unwrap();
     assert_same_tables(&reference, &lake).await;
 }
 
@@ -136,15 +151,29 @@ async fn incremental_runs_dedupe_updates_and_match_a_single_run() {
     let registry = builtin_registry();
     let lake = memory_lake("incremental");
     for end in ["2025-02-10", "2025-03-05", "2025-04-01"] {
-        let report = sync_connection(&lake, &registry, "demo", &connection("sample", small_world(Some(end))), &options(2_000), &QuietObserver)
-            .await
-            .unwrap();
+        let report = sync_connection(
+            &lake,
+            &registry,
+            "demo",
+            &connection("sample", small_world(Some(end))),
+            &options(2_000),
+            &QuietObserver,
+        )
+        .await
+        .unwrap();
         assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
     }
     let reference = memory_lake("incremental-reference");
-    sync_connection(&reference, &registry, "demo", &connection("sample", small_world(Some("2025-04-01"))), &options(2_000), &QuietObserver)
-        .await
-        .unwrap();
+    sync_connection(
+        &reference,
+        &registry,
+        "demo",
+        &connection("sample", small_world(Some("2025-04-01"))),
+        &options(2_000),
+        &QuietObserver,
+    )
+    .await
+    .unwrap();
     assert_same_tables(&reference, &lake).await;
 
     // Updated records replaced their older versions: one row per customer and ticket.
@@ -190,24 +219,38 @@ async fn configuration_mistakes_are_reported_before_anything_is_written() {
     let registry = builtin_registry();
     let lake = memory_lake("mistakes");
     let bad = connection("sample", json!({"customers": "many"}));
-    let err = sync_connection(&lake, &registry, "demo", &bad, &options(1_000), &QuietObserver).await.unwrap_err().to_string();
+    let err =
+        sync_connection(&lake, &registry, "demo", &bad, &options(1_000), &QuietObserver).await.unwrap_err().to_string();
     assert!(err.contains("config.customers"), "{err}");
 
     let mut unknown_stream = connection("sample", small_world(None));
     unknown_stream.streams = Some(vec!["invoices".into()]);
-    let err = sync_connection(&lake, &registry, "demo", &unknown_stream, &options(1_000), &QuietObserver).await.unwrap_err().to_string();
+    let err = sync_connection(&lake, &registry, "demo", &unknown_stream, &options(1_000), &QuietObserver)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("invoices") && err.contains("tickets"), "{err}");
 
     let mut bad_mode = connection("sample", small_world(None));
     bad_mode.streams = Some(vec!["courses".into()]);
     bad_mode.modes.insert("courses".into(), txlake_connector::StreamMode::IncrementalAppend);
-    let err = sync_connection(&lake, &registry, "demo", &bad_mode, &options(1_000), &QuietObserver).await.unwrap_err().to_string();
-    assert!(err.contains("courses") && err.contains("full_refresh"), "{err}");
-
-    let err = sync_connection(&lake, &registry, "demo", &connection("salesforce", json!({})), &options(1_000), &QuietObserver)
+    let err = sync_connection(&lake, &registry, "demo", &bad_mode, &options(1_000), &QuietObserver)
         .await
         .unwrap_err()
         .to_string();
+    assert!(err.contains("courses") && err.contains("full_refresh"), "{err}");
+
+    let err = sync_connection(
+        &lake,
+        &registry,
+        "demo",
+        &connection("salesforce", json!({})),
+        &options(1_000),
+        &QuietObserver,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("salesforce") && err.contains("sample"), "{err}");
     assert!(lake.list_raw_tables().await.unwrap().is_empty(), "nothing was written");
 }

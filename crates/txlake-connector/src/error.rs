@@ -65,7 +65,9 @@ pub enum ConnectorError {
         reason: String,
     },
     /// The saved state of a stream cannot be understood by this connector.
-    #[error("stream `{stream}`: saved state {state} is not understood ({reason}); run with --full-refresh to start over")]
+    #[error(
+        "stream `{stream}`: saved state {state} is not understood ({reason}); run with --full-refresh to start over"
+    )]
     InvalidState {
         /// The stream.
         stream: String,

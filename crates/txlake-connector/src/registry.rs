@@ -29,10 +29,10 @@ impl Registry {
 
     /// The connector of that name, or an error listing the ones there are.
     pub fn get(&self, name: &str) -> Result<Arc<dyn Connector>> {
-        self.connectors.get(name).cloned().ok_or_else(|| ConnectorError::UnknownConnector {
-            name: name.to_string(),
-            available: self.names(),
-        })
+        self.connectors
+            .get(name)
+            .cloned()
+            .ok_or_else(|| ConnectorError::UnknownConnector { name: name.to_string(), available: self.names() })
     }
 
     /// Registered names, sorted.

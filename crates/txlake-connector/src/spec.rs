@@ -16,9 +16,8 @@ pub struct Spec {
 impl Spec {
     /// Checks a configuration against the schema, reporting every problem with its field path.
     pub fn validate(&self, connector: &str, config: &Value) -> Result<(), ConnectorError> {
-        let validator = jsonschema::validator_for(&self.config_schema).map_err(|e| {
-            ConnectorError::Internal(format!("connector `{connector}` has an invalid spec: {e}"))
-        })?;
+        let validator = jsonschema::validator_for(&self.config_schema)
+            .map_err(|e| ConnectorError::Internal(format!("connector `{connector}` has an invalid spec: {e}")))?;
         let issues: Vec<ConfigIssue> = validator
             .iter_errors(config)
             .map(|error| {

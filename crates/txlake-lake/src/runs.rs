@@ -115,9 +115,8 @@ impl SyncRuns {
             Some(table) => table,
             None => create_table(&self.lake, &url, "sync_runs", &Self::schema()).await?,
         };
-        let strings = |f: fn(&RunRecord) -> &str| -> ArrayRef {
-            Arc::new(StringArray::from_iter_values(records.iter().map(f)))
-        };
+        let strings =
+            |f: fn(&RunRecord) -> &str| -> ArrayRef { Arc::new(StringArray::from_iter_values(records.iter().map(f))) };
         let times = |f: fn(&RunRecord) -> DateTime<Utc>| -> ArrayRef {
             Arc::new(
                 TimestampMicrosecondArray::from_iter_values(records.iter().map(|r| f(r).timestamp_micros()))
@@ -143,11 +142,7 @@ impl SyncRuns {
                 Arc::new(StringArray::from(records.iter().map(|r| r.error.as_deref()).collect::<Vec<_>>())),
             ],
         )?;
-        table
-            .write(vec![batch])
-            .with_save_mode(SaveMode::Append)
-            .await
-            .map_err(LakeError::delta(url.as_str()))?;
+        table.write(vec![batch]).with_save_mode(SaveMode::Append).await.map_err(LakeError::delta(url.as_str()))?;
         Ok(())
     }
 
@@ -168,7 +163,8 @@ impl SyncRuns {
                     .and_then(|c| arrow::compute::cast(c, &DataType::Utf8).ok())
                     .and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned())
             };
-            let number = |name: &str| batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned());
+            let number =
+                |name: &str| batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned());
             let time = |name: &str| {
                 batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<TimestampMicrosecondArray>().cloned())
             };
@@ -182,7 +178,8 @@ impl SyncRuns {
             else {
                 continue;
             };
-            let at = |a: &TimestampMicrosecondArray, i: usize| Utc.timestamp_micros(a.value(i)).single().unwrap_or_default();
+            let at =
+                |a: &TimestampMicrosecondArray, i: usize| Utc.timestamp_micros(a.value(i)).single().unwrap_or_default();
             for i in 0..batch.num_rows() {
                 runs.push(RunRecord {
                     run_id: run_id.value(i).to_string(),

@@ -57,7 +57,8 @@ impl SchemaPlan {
     /// stream no longer sends with nulls.
     pub fn apply(&self, batch: RecordBatch) -> Result<RecordBatch> {
         if !self.needs_cast && batch.schema().fields().len() == self.target.fields().len() {
-            let same_order = batch.schema().fields().iter().zip(self.target.fields()).all(|(a, b)| a.name() == b.name());
+            let same_order =
+                batch.schema().fields().iter().zip(self.target.fields()).all(|(a, b)| a.name() == b.name());
             if same_order {
                 return Ok(RecordBatch::try_new(self.target.clone(), batch.columns().to_vec())?);
             }

@@ -13,9 +13,8 @@ use crate::location::{Lake, TableId};
 /// connection. Returns the tables registered.
 pub async fn register_raw_tables(ctx: &SessionContext, lake: &Lake) -> Result<Vec<TableId>> {
     let tables = lake.list_raw_tables().await?;
-    let catalog = ctx
-        .catalog(&ctx.copied_config().options().catalog.default_catalog)
-        .expect("the default catalog always exists");
+    let catalog =
+        ctx.catalog(&ctx.copied_config().options().catalog.default_catalog).expect("the default catalog always exists");
     for id in &tables {
         let url = lake.table_url(id);
         let Some(table) = lake.load_table(&url).await? else { continue };

@@ -9,6 +9,7 @@
 
 use arrow::datatypes::{Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
+use deltalake::DeltaTable;
 use deltalake::datafusion::common::Column;
 use deltalake::datafusion::prelude::{Expr, SessionContext};
 use deltalake::kernel::engine::arrow_conversion::{TryIntoArrow as _, TryIntoKernel as _};
@@ -18,7 +19,6 @@ use deltalake::parquet::basic::Compression;
 use deltalake::parquet::file::properties::WriterProperties;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter as _, RecordBatchWriter};
-use deltalake::DeltaTable;
 use futures::TryStreamExt as _;
 use serde_json::Value;
 use url::Url;
@@ -212,7 +212,9 @@ impl StreamTable {
             .with_application_transaction(Transaction::new(&self.app_id, self.sequence));
 
         let result = match self.mode.clone() {
-            WriteMode::Merge { key, cursor } if self.has_files()? => self.merge(&key, cursor.as_deref(), properties).await,
+            WriteMode::Merge { key, cursor } if self.has_files()? => {
+                self.merge(&key, cursor.as_deref(), properties).await
+            }
             WriteMode::Merge { key, .. } => {
                 // Nothing to merge into yet: a plain append of the newest row per key.
                 let batches = std::mem::take(&mut self.buffered);
@@ -278,13 +280,16 @@ impl StreamTable {
         {
             return Ok(None);
         }
-        let schema: StructType = self.plan.target.as_ref().try_into_kernel().map_err(|e| {
-            LakeError::delta(&self.name)(deltalake::DeltaTableError::Generic(e.to_string()))
-        })?;
+        let schema: StructType = self
+            .plan
+            .target
+            .as_ref()
+            .try_into_kernel()
+            .map_err(|e| LakeError::delta(&self.name)(deltalake::DeltaTableError::Generic(e.to_string())))?;
         let current = self.table.snapshot().map_err(LakeError::delta(&self.name))?.metadata().clone();
-        let metadata = current.with_schema(&schema).map_err(|e| {
-            LakeError::delta(&self.name)(deltalake::DeltaTableError::Generic(e.to_string()))
-        })?;
+        let metadata = current
+            .with_schema(&schema)
+            .map_err(|e| LakeError::delta(&self.name)(deltalake::DeltaTableError::Generic(e.to_string())))?;
         Ok(Some(Action::Metadata(metadata)))
     }
 
@@ -369,24 +374,22 @@ impl StreamTable {
 fn same_columns(stored: Option<&Schema>, target: &SchemaRef) -> bool {
     stored.is_some_and(|s| {
         s.fields().len() == target.fields().len()
-            && s.fields().iter().zip(target.fields()).all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type())
+            && s.fields()
+                .iter()
+                .zip(target.fields())
+                .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type())
     })
 }
 
 pub(crate) async fn create_table(lake: &Lake, url: &Url, stream: &str, schema: &SchemaRef) -> Result<DeltaTable> {
     let name = url.to_string();
-    let nullable: Schema = Schema::new(
-        schema.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect::<Vec<_>>(),
-    );
+    let nullable: Schema =
+        Schema::new(schema.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect::<Vec<_>>());
     let kernel: StructType = (&nullable)
         .try_into_kernel()
         .map_err(|e| LakeError::delta(&name)(deltalake::DeltaTableError::Generic(e.to_string())))?;
     let table = lake.table_builder(url)?.build().map_err(LakeError::delta(&name))?;
-    let created = table
-        .create()
-        .with_table_name(stream)
-        .with_columns(kernel.fields().cloned())
-        .await;
+    let created = table.create().with_table_name(stream).with_columns(kernel.fields().cloned()).await;
     match created {
         Ok(table) => Ok(table),
         // Another process created it first: use theirs.
@@ -450,7 +453,14 @@ mod tests {
         let ctx = SessionContext::new();
         table.update_datafusion_session(&ctx.state()).unwrap();
         let provider = table.table_provider().await.unwrap();
-        let batches = ctx.read_table(provider).unwrap().sort_by(vec![deltalake::datafusion::prelude::col("id")]).unwrap().collect().await.unwrap();
+        let batches = ctx
+            .read_table(provider)
+            .unwrap()
+            .sort_by(vec![deltalake::datafusion::prelude::col("id")])
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
         let mut out = Vec::new();
         for b in batches {
             let ids = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
@@ -496,10 +506,7 @@ mod tests {
         // Across commits: updates replace, a stale replay does not, new keys insert.
         table.write(batch(&[(1, "solved", 5), (2, "stale", 0), (3, "open", 5)])).await.unwrap();
         table.commit(Some(&json!({"c": 2})), "r").await.unwrap();
-        assert_eq!(
-            rows(&lake, &id).await,
-            vec![(1, "solved".into(), 5), (2, "open".into(), 1), (3, "open".into(), 5)]
-        );
+        assert_eq!(rows(&lake, &id).await, vec![(1, "solved".into(), 5), (2, "open".into(), 1), (3, "open".into(), 5)]);
         let reopened = StreamTable::open(&lake, &id, schema(), mode).await.unwrap();
         assert_eq!(reopened.committed_state().await.unwrap(), Some(json!({"c": 2})));
     }
@@ -550,15 +557,23 @@ mod tests {
             Field::new("updated", DataType::Int64, true),
         ]));
         let err = StreamTable::open(&lake, &id, changed, WriteMode::Append).await.unwrap_err().to_string();
-        assert!(err.contains("demo.people") && err.contains("`id`") && err.contains("Int64") && err.contains("Utf8"), "{err}");
+        assert!(
+            err.contains("demo.people") && err.contains("`id`") && err.contains("Int64") && err.contains("Utf8"),
+            "{err}"
+        );
     }
 
     #[tokio::test]
     async fn merge_without_a_key_is_refused() {
-        let err = StreamTable::open(&lake("nokey"), &TableId::new("a", "b"), schema(), WriteMode::Merge { key: vec![], cursor: None })
-            .await
-            .unwrap_err()
-            .to_string();
+        let err = StreamTable::open(
+            &lake("nokey"),
+            &TableId::new("a", "b"),
+            schema(),
+            WriteMode::Merge { key: vec![], cursor: None },
+        )
+        .await
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("primary key"), "{err}");
     }
 }

@@ -199,9 +199,7 @@ fn interpolate_str(text: &str, at: &str, env: &dyn Fn(&str) -> Option<String>) -
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let end = after
-            .find('}')
-            .ok_or_else(|| format!("`{at}`: unclosed `${{` in \"{text}\"; write ${{VAR}}"))?;
+        let end = after.find('}').ok_or_else(|| format!("`{at}`: unclosed `${{` in \"{text}\"; write ${{VAR}}"))?;
         let expr = &after[..end];
         let (name, default) = match expr.split_once(":-") {
             Some((name, default)) => (name, Some(default)),
@@ -259,7 +257,8 @@ mod tests {
 
     #[test]
     fn missing_env_var_names_the_field_and_variable() {
-        let err = parse("[connections.crm]\nconnector = \"x\"\nconfig = { token = \"${NOPE}\" }").unwrap_err().to_string();
+        let err =
+            parse("[connections.crm]\nconnector = \"x\"\nconfig = { token = \"${NOPE}\" }").unwrap_err().to_string();
         assert!(err.contains("connections.crm.config.token") && err.contains("NOPE"), "{err}");
     }
 
@@ -267,7 +266,8 @@ mod tests {
     fn unknown_keys_and_bad_modes_are_rejected() {
         let err = parse("[lake]\nurll = \"x\"").unwrap_err().to_string();
         assert!(err.contains("urll"), "{err}");
-        let err = parse("[connections.demo]\nconnector = \"sample\"\nmodes = { a = \"sometimes\" }").unwrap_err().to_string();
+        let err =
+            parse("[connections.demo]\nconnector = \"sample\"\nmodes = { a = \"sometimes\" }").unwrap_err().to_string();
         assert!(err.contains("sometimes"), "{err}");
         let err = parse("[lake\nurl=1").unwrap_err().to_string();
         assert!(err.contains("line"), "{err}");

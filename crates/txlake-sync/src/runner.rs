@@ -16,8 +16,7 @@ use futures::StreamExt as _;
 use serde_json::Value;
 use tokio::sync::watch;
 use txlake_connector::{
-    ConfiguredCatalog, ConfiguredStream, ConnectorError, LogLevel, Message, ReadRequest, Registry, StateMap,
-    StreamMode,
+    ConfiguredCatalog, ConfiguredStream, ConnectorError, LogLevel, Message, ReadRequest, Registry, StateMap, StreamMode,
 };
 use txlake_lake::{CommitSummary, Lake, RunRecord, RunStatus, StreamTable, SyncRuns, TableId, WriteMode};
 
@@ -202,10 +201,9 @@ pub async fn sync_connection(
         let write_mode = match mode {
             StreamMode::FullRefresh => WriteMode::Overwrite,
             StreamMode::IncrementalAppend => WriteMode::Append,
-            StreamMode::IncrementalDedupe => WriteMode::Merge {
-                key: descriptor.primary_key.clone(),
-                cursor: descriptor.cursor_field.clone(),
-            },
+            StreamMode::IncrementalDedupe => {
+                WriteMode::Merge { key: descriptor.primary_key.clone(), cursor: descriptor.cursor_field.clone() }
+            }
         };
         let table = StreamTable::open(lake, &TableId::new(name, stream), descriptor.schema.clone(), write_mode)
             .await
@@ -359,7 +357,11 @@ async fn pump(
 }
 
 /// The final commit of every stream after the connector ended normally.
-async fn finish(runs: &mut BTreeMap<String, StreamRun>, run_id: &str, observer: &dyn Observer) -> txlake_lake::Result<()> {
+async fn finish(
+    runs: &mut BTreeMap<String, StreamRun>,
+    run_id: &str,
+    observer: &dyn Observer,
+) -> txlake_lake::Result<()> {
     for (stream, run) in runs.iter_mut() {
         let needed = run.mode == StreamMode::FullRefresh || run.table.pending_rows() > 0 || run.state_is_new;
         if needed {

@@ -33,7 +33,10 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
     };
     let options = SyncOptions { full_refresh: !incremental, policy: config.sync.clone(), ..Default::default() };
     let mode = if incremental { "default modes" } else { "full refresh" };
-    println!("bench ingest: sample connector (customers={customers}, employees={employees}, days={days}, {mode}) → {}", dir.display());
+    println!(
+        "bench ingest: sample connector (customers={customers}, employees={employees}, days={days}, {mode}) → {}",
+        dir.display()
+    );
     let started = Instant::now();
     let report = sync_connection(&lake, &builtin_registry(), "bench", &connection, &options, &QuietObserver).await?;
     let seconds = started.elapsed().as_secs_f64();

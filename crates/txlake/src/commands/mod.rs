@@ -35,9 +35,8 @@ pub fn text_table(headers: &[&str], rows: &[Vec<String>]) -> String {
             widths[i] = widths[i].max(cell.chars().count());
         }
     }
-    let numeric: Vec<bool> = (0..headers.len())
-        .map(|i| !rows.is_empty() && rows.iter().all(|r| r[i].parse::<f64>().is_ok()))
-        .collect();
+    let numeric: Vec<bool> =
+        (0..headers.len()).map(|i| !rows.is_empty() && rows.iter().all(|r| r[i].parse::<f64>().is_ok())).collect();
     let line = |cells: Vec<&str>| {
         let mut out = String::new();
         for (i, cell) in cells.iter().enumerate() {
@@ -70,7 +69,10 @@ pub fn text_table(headers: &[&str], rows: &[Vec<String>]) -> String {
 mod tests {
     #[test]
     fn text_table_aligns_numbers_right() {
-        let out = super::text_table(&["stream", "records"], &[vec!["tickets".into(), "5".into()], vec!["a".into(), "1200".into()]]);
+        let out = super::text_table(
+            &["stream", "records"],
+            &[vec!["tickets".into(), "5".into()], vec!["a".into(), "1200".into()]],
+        );
         assert_eq!(out, "stream   records\n-------  -------\ntickets        5\na           1200\n");
     }
 }

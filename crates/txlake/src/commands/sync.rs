@@ -11,7 +11,12 @@ use txlake_sync::{StopHandle, SyncOptions, SyncReport, TxlakeConfig, sync_connec
 use crate::progress::SyncProgress;
 
 /// Syncs the named connections (all when empty).
-pub async fn run(config_path: &Path, connections: &[String], full_refresh: bool, quiet: bool) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    config_path: &Path,
+    connections: &[String],
+    full_refresh: bool,
+    quiet: bool,
+) -> anyhow::Result<ExitCode> {
     let config = TxlakeConfig::load(config_path)?;
     let names: Vec<String> = if connections.is_empty() {
         config.connections.keys().cloned().collect()
@@ -109,6 +114,12 @@ fn print_summary(reports: &[SyncReport]) {
         }
     }
     if !rows.is_empty() {
-        print!("{}", crate::commands::text_table(&["connection", "stream", "mode", "status", "records", "commits", "seconds"], &rows));
+        print!(
+            "{}",
+            crate::commands::text_table(
+                &["connection", "stream", "mode", "status", "records", "commits", "seconds"],
+                &rows
+            )
+        );
     }
 }
