@@ -1,0 +1,168 @@
+//! The txlake SQL engine: a DataFusion session over the Delta lake with three SQL schemas,
+//!
+//! - `<connection>.<stream>`: the raw tables, read in place and following new commits;
+//! - `tx.<view>`: the canonical TX model (customers, employees, revenue, tickets, surveys,
+//!   touchpoints, learning, touchpoint_targets), the union of every connection's mapping;
+//! - `metrics.<name>`: the metric views of the catalog ([`MetricDef`]),
+//!
+//! and [`Engine::metric`] to answer a metric request through the semantic layer.
+
+mod error;
+mod live_table;
+pub mod metric;
+mod model;
+mod sources;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use datafusion::catalog::{CatalogProvider, MemorySchemaProvider, SchemaProvider};
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+use txlake_lake::{Lake, TableId};
+
+pub use error::{EngineError, Result};
+pub use live_table::LiveDeltaTable;
+pub use metric::{Grain, MetricDef, MetricKind, MetricRequest, OrderBy};
+pub use model::{CONNECTION_PLACEHOLDER, Connection};
+pub use sources::{SqlFile, SqlSources};
+
+/// SQL schemas txlake reserves; connections cannot use these names.
+pub const RESERVED_SCHEMAS: [&str; 4] = ["tx", "metrics", "public", "information_schema"];
+
+/// A DataFusion session over a lake, with the canonical model and the metric catalog loaded.
+pub struct Engine {
+    ctx: SessionContext,
+    metrics: BTreeMap<String, MetricDef>,
+    raw_tables: Vec<TableId>,
+    views: Vec<String>,
+    warnings: Vec<String>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("metrics", &self.metrics.keys()).field("raw_tables", &self.raw_tables).finish()
+    }
+}
+
+impl Engine {
+    /// Loads the raw tables of `lake`, the canonical views for `connections` and the metrics
+    /// of `sources`. A broken SQL file fails here, naming the file and line.
+    pub async fn open(lake: &Lake, connections: &[Connection], sources: &SqlSources) -> Result<Self> {
+        let config = SessionConfig::new().with_information_schema(true);
+        let ctx = SessionContext::new_with_config(config);
+        let catalog = ctx.catalog("datafusion").expect("the default catalog exists");
+
+        let raw_tables = lake.list_raw_tables().await?;
+        for id in &raw_tables {
+            let Some(table) = lake.load_table(&lake.table_url(id)).await? else { continue };
+            table.update_datafusion_session(&ctx.state()).map_err(|e| EngineError::Lake(e.into_lake(id)))?;
+            let provider = LiveDeltaTable::new(id.to_string(), table).await?;
+            schema(&*catalog, &id.connection)?.register_table(id.stream.clone(), Arc::new(provider))?;
+        }
+
+        let mut warnings = Vec::new();
+        let tx = schema(&*catalog, "tx")?;
+        let views = model::register_canonical_views(&ctx, &tx, sources, connections, &mut warnings).await?;
+
+        schema(&*catalog, "metrics")?;
+        let mut metrics = BTreeMap::new();
+        for file in sources.metrics() {
+            let def = MetricDef::parse(file)?;
+            ctx.sql(&def.body)
+                .await
+                .map_err(|e| EngineError::file(&file.path, 0, format!("the metric view does not plan: {e}")))?;
+            check_columns(&ctx, &def).await?;
+            metrics.insert(def.name.clone(), def);
+        }
+        for warning in &warnings {
+            tracing::warn!("{warning}");
+        }
+        Ok(Self { ctx, metrics, raw_tables, views, warnings })
+    }
+
+    /// The session, for SQL over `<connection>.<stream>`, `tx.*` and `metrics.*`.
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// Plans a SQL statement.
+    pub async fn sql(&self, sql: &str) -> Result<DataFrame> {
+        Ok(self.ctx.sql(sql).await?)
+    }
+
+    /// The metric catalog, by name.
+    pub fn metrics(&self) -> impl Iterator<Item = &MetricDef> {
+        self.metrics.values()
+    }
+
+    /// One metric's definition.
+    pub fn metric_def(&self, name: &str) -> Result<&MetricDef> {
+        self.metrics.get(name).ok_or_else(|| EngineError::UnknownMetric {
+            name: name.to_string(),
+            available: self.metrics.keys().cloned().collect(),
+        })
+    }
+
+    /// Plans the answer to a metric request.
+    pub async fn metric(&self, name: &str, request: &MetricRequest) -> Result<DataFrame> {
+        metric::compose(&self.ctx, self.metric_def(name)?, request).await
+    }
+
+    /// The raw tables found in the lake.
+    pub fn raw_tables(&self) -> &[TableId] {
+        &self.raw_tables
+    }
+
+    /// The canonical views, by name (`customers`, …).
+    pub fn views(&self) -> &[String] {
+        &self.views
+    }
+
+    /// Models skipped at load (a stream not synced yet), for the user to see.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+}
+
+/// The schema of that name in `catalog`, created if missing.
+fn schema(catalog: &dyn CatalogProvider, name: &str) -> Result<Arc<dyn SchemaProvider>> {
+    if let Some(schema) = catalog.schema(name) {
+        return Ok(schema);
+    }
+    let schema: Arc<dyn SchemaProvider> = Arc::new(MemorySchemaProvider::new());
+    catalog.register_schema(name, schema.clone())?;
+    Ok(schema)
+}
+
+/// The header's time, dimensions and measures must be columns of the metric view.
+async fn check_columns(ctx: &SessionContext, def: &MetricDef) -> Result<()> {
+    let frame =
+        ctx.table(datafusion::common::TableReference::partial("metrics", def.name.as_str())).await.map_err(|e| {
+            EngineError::file(&def.file, 0, format!("the file must create the view metrics.{}: {e}", def.name))
+        })?;
+    let columns: Vec<String> = frame.schema().fields().iter().map(|f| f.name().clone()).collect();
+    let named = def.time.iter().chain(&def.dimensions).chain(def.measures.iter().map(|m| &m.name));
+    for name in named {
+        if !columns.contains(name) {
+            return Err(EngineError::file(
+                &def.file,
+                0,
+                format!("the header names `{name}`, which the view does not have; its columns: {}", columns.join(", ")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+trait IntoLakeError {
+    fn into_lake(self, id: &TableId) -> txlake_lake::LakeError;
+}
+
+impl IntoLakeError for deltalake::DeltaTableError {
+    fn into_lake(self, id: &TableId) -> txlake_lake::LakeError {
+        txlake_lake::LakeError::Delta { table: id.to_string(), source: self }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,12 @@
+//! The metric catalog, a small semantic layer: each `sql/metrics/<name>.sql` defines a view
+//! at its finest grain with additive base measures, and a header the engine parses
+//! ([`MetricDef`]). A request ([`MetricRequest`]) becomes one query over that view that
+//! groups by the asked dimensions and time grain, sums the base measures and computes the
+//! derived measures from those sums.
+
+mod definition;
+mod request;
+
+pub use definition::{Aggregation, Derived, Grain, Measure, MetricDef, MetricKind};
+pub(crate) use request::compose;
+pub use request::{MetricRequest, OrderBy};
