@@ -141,6 +141,12 @@ impl TxlakeConfig {
         let mut config: TxlakeConfig = serde_json::from_value(json).map_err(|e| config_error(e.to_string()))?;
         config.base_dir = base_dir;
         for name in config.connections.keys() {
+            if RESERVED_SCHEMAS.contains(&name.as_str()) {
+                return Err(config_error(format!(
+                    "connection name `{name}` is reserved (txlake uses the SQL schemas {}); choose another",
+                    RESERVED_SCHEMAS.join(", ")
+                )));
+            }
             if !is_identifier(name) {
                 return Err(config_error(format!(
                     "connection name `{name}` must start with a lower-case letter and use only a-z, 0-9 and _ (it becomes a SQL schema name)"
@@ -163,6 +169,9 @@ impl TxlakeConfig {
         txlake_lake::Lake::open(&self.lake.url, &self.base_dir, self.lake.options.clone().into_iter().collect())
     }
 }
+
+/// SQL schemas the engine uses itself (`tx.*`, `metrics.*`, DataFusion's own).
+pub const RESERVED_SCHEMAS: [&str; 4] = ["tx", "metrics", "public", "information_schema"];
 
 fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
@@ -277,6 +286,8 @@ mod tests {
     fn connection_names_must_be_sql_identifiers() {
         let err = parse("[connections.My-CRM]\nconnector = \"x\"").unwrap_err().to_string();
         assert!(err.contains("My-CRM"), "{err}");
+        let err = parse("[connections.tx]\nconnector = \"x\"").unwrap_err().to_string();
+        assert!(err.contains("reserved"), "{err}");
     }
 
     #[test]

@@ -77,6 +77,9 @@ pub enum Command {
         #[arg(long, short, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
+    /// The metric catalog: list it, or compute a metric.
+    #[command(subcommand)]
+    Metrics(MetricsCommand),
     /// List, describe and test connectors.
     #[command(subcommand)]
     Connectors(ConnectorsCommand),
@@ -119,6 +122,53 @@ pub enum ConnectorsCommand {
         /// Print the catalog as JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `txlake metrics …`.
+#[derive(Debug, Subcommand)]
+pub enum MetricsCommand {
+    /// Every metric: name, title, kind, dimensions, measures.
+    List {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+    /// Compute a metric, grouped and filtered as asked.
+    Show {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The metric (`txlake metrics list`).
+        name: String,
+        /// Dimensions to group by, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        group_by: Vec<String>,
+        /// Time grain: day, week, month, quarter or year (adds a `period` column).
+        #[arg(long)]
+        grain: Option<String>,
+        /// From this date (YYYY-MM-DD, inclusive) or timestamp (RFC 3339).
+        #[arg(long)]
+        from: Option<String>,
+        /// Up to this date (inclusive) or timestamp (exclusive).
+        #[arg(long)]
+        to: Option<String>,
+        /// A dimension filter `name=value` or `name=v1,v2`; repeat for several.
+        #[arg(long = "filter", value_name = "NAME=VALUE")]
+        filters: Vec<String>,
+        /// Result columns to order by, comma-separated; `-col` or `col desc` for descending.
+        #[arg(long, value_delimiter = ',')]
+        order_by: Vec<String>,
+        /// Rows at most.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Rows to skip.
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
     },
 }
 

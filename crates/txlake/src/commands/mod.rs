@@ -3,6 +3,7 @@
 mod bench;
 mod connectors;
 mod init;
+mod metrics;
 mod query;
 mod quickstart;
 mod runs;
@@ -21,6 +22,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             sync::run(&config.config, &connections, full_refresh, cli.quiet).await
         }
         Command::Query { config, sql, format } => query::run(&config.config, &sql, format).await,
+        Command::Metrics(command) => metrics::run(command).await,
         Command::Connectors(command) => connectors::run(command).await,
         Command::Runs { config, limit } => runs::run(&config.config, limit).await,
         Command::Bench(command) => bench::run(command).await,

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, anyhow};
 use arrow::record_batch::RecordBatch;
-use datafusion::prelude::SessionContext;
+use txlake_engine::{Connection, Engine, SqlSources};
 use txlake_sync::TxlakeConfig;
 
 use crate::cli::OutputFormat;
@@ -18,19 +18,32 @@ pub async fn run(config_path: &Path, sql: &str, format: OutputFormat) -> anyhow:
     Ok(ExitCode::SUCCESS)
 }
 
-/// Executes `sql` over the raw tables of the configured lake.
-pub async fn execute(config: &TxlakeConfig, sql: &str) -> anyhow::Result<Vec<RecordBatch>> {
+/// Opens the engine over the configured lake: raw tables, `tx.*` views and `metrics.*`.
+pub async fn open_engine(config: &TxlakeConfig) -> anyhow::Result<Engine> {
     let lake = config.open_lake()?;
-    let ctx = SessionContext::new();
-    let tables = txlake_lake::register_raw_tables(&ctx, &lake).await?;
+    let connections: Vec<Connection> = config
+        .connections
+        .iter()
+        .map(|(name, c)| Connection { name: name.clone(), connector: c.connector.clone() })
+        .collect();
+    Ok(Engine::open(&lake, &connections, &SqlSources::builtin()).await?)
+}
+
+/// Executes `sql` over the lake's raw tables, canonical views and metric views.
+pub async fn execute(config: &TxlakeConfig, sql: &str) -> anyhow::Result<Vec<RecordBatch>> {
+    let engine = open_engine(config).await?;
     let hint = || {
-        if tables.is_empty() {
+        if engine.raw_tables().is_empty() {
             "the lake has no tables yet: run `txlake sync` first".to_string()
         } else {
-            format!("tables: {}", tables.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
+            format!(
+                "tables: {}; views: {}; metrics: metrics.<name> (`txlake metrics list`)",
+                engine.raw_tables().iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+                engine.views().iter().map(|v| format!("tx.{v}")).collect::<Vec<_>>().join(", ")
+            )
         }
     };
-    let frame = ctx.sql(sql).await.map_err(|e| anyhow!("{e}")).with_context(|| format!("SQL error ({})", hint()))?;
+    let frame = engine.sql(sql).await.map_err(|e| anyhow!("{e}")).with_context(|| format!("SQL error ({})", hint()))?;
     frame.collect().await.map_err(|e| anyhow!("query failed: {e}"))
 }
 
