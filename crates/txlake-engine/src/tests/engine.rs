@@ -25,7 +25,7 @@ use arrow::record_batch::RecordBatch;
 use chrono::NaiveDate;
 use txlake_lake::{Lake, StreamTable, TableId, WriteMode};
 
-use super::*;
+use crate::*;
 
 const ROWS: [(i64, &str, i32, &str); 12] = [
     (1, "smb", 10, "2025-01-05"),
