@@ -29,6 +29,15 @@ pub use sources::{SqlFile, SqlSources};
 /// SQL schemas txlake reserves; connections cannot use these names.
 pub const RESERVED_SCHEMAS: [&str; 4] = ["tx", "metrics", "public", "information_schema"];
 
+/// Settings of the metric catalog that come from `txlake.toml` (`[metrics]`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EngineSettings {
+    /// Weight of each touchpoint in the Customer Satisfaction Index; touchpoints not listed
+    /// weigh 1.0, so the default is an equal-weight index. Exposed to SQL as
+    /// `metrics.csi_weights (touchpoint, weight)`.
+    pub csi_weights: BTreeMap<String, f64>,
+}
+
 /// A DataFusion session over a lake, with the canonical model and the metric catalog loaded.
 pub struct Engine {
     ctx: SessionContext,
@@ -47,7 +56,12 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     /// Loads the raw tables of `lake`, the canonical views for `connections` and the metrics
     /// of `sources`. A broken SQL file fails here, naming the file and line.
-    pub async fn open(lake: &Lake, connections: &[Connection], sources: &SqlSources) -> Result<Self> {
+    pub async fn open(
+        lake: &Lake,
+        connections: &[Connection],
+        sources: &SqlSources,
+        settings: &EngineSettings,
+    ) -> Result<Self> {
         let config = SessionConfig::new().with_information_schema(true);
         let ctx = SessionContext::new_with_config(config);
         let catalog = ctx.catalog("datafusion").expect("the default catalog exists");
@@ -64,7 +78,8 @@ impl Engine {
         let tx = schema(&*catalog, "tx")?;
         let views = model::register_canonical_views(&ctx, &tx, sources, connections, &mut warnings).await?;
 
-        schema(&*catalog, "metrics")?;
+        let metrics_schema = schema(&*catalog, "metrics")?;
+        metrics_schema.register_table("csi_weights".into(), csi_weights(settings)?)?;
         let mut metrics = BTreeMap::new();
         for file in sources.metrics() {
             let def = MetricDef::parse(file)?;
@@ -122,6 +137,24 @@ impl Engine {
     pub fn warnings(&self) -> &[String] {
         &self.warnings
     }
+}
+
+fn csi_weights(settings: &EngineSettings) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+    use arrow::array::{Float64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("touchpoint", DataType::Utf8, false),
+        Field::new("weight", DataType::Float64, false),
+    ]));
+    let batch = arrow::record_batch::RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from_iter_values(settings.csi_weights.keys())),
+            Arc::new(Float64Array::from_iter_values(settings.csi_weights.values().copied())),
+        ],
+    )
+    .map_err(datafusion::error::DataFusionError::from)?;
+    Ok(Arc::new(datafusion::datasource::MemTable::try_new(schema, vec![vec![batch]])?))
 }
 
 /// The schema of that name in `catalog`, created if missing.

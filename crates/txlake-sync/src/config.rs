@@ -23,6 +23,9 @@ pub struct TxlakeConfig {
     /// How syncs group records into commits.
     #[serde(default)]
     pub sync: CommitPolicy,
+    /// Settings of the metric catalog.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
     /// Connections by name. The name is the SQL schema of their raw tables.
     #[serde(default)]
     pub connections: BTreeMap<String, ConnectionConfig>,
@@ -51,6 +54,16 @@ impl Default for LakeConfig {
     fn default() -> Self {
         Self { url: default_lake_url(), options: BTreeMap::new() }
     }
+}
+
+/// `[metrics]`: settings of the metric catalog.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Weight of each touchpoint in the Customer Satisfaction Index (`csi`); unlisted
+    /// touchpoints weigh 1.0, so by default every touchpoint counts the same.
+    #[serde(default)]
+    pub csi_weights: BTreeMap<String, f64>,
 }
 
 /// `[sync]`: when a stream's pending records are committed. A commit happens at a connector

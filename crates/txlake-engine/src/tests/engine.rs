@@ -102,7 +102,7 @@ async fn engine(name: &str) -> Engine {
         Connection { name: "fx".into(), connector: "fixture".into() },
         Connection { name: "empty".into(), connector: "fixture".into() },
     ];
-    Engine::open(&lake, &connections, &sources()).await.unwrap()
+    Engine::open(&lake, &connections, &sources(), &EngineSettings::default()).await.unwrap()
 }
 
 /// `(group, nps)` rows of a result with a text group column and an `nps` column.
@@ -233,12 +233,12 @@ async fn broken_sql_files_fail_at_load_naming_the_file() {
         "sql/metrics/nps.sql",
         &sources().get("sql/metrics/nps.sql").unwrap().text.replace("-- time:", "-- tmie:"),
     ));
-    let err = Engine::open(&lake, &connections, &broken).await.unwrap_err().to_string();
+    let err = Engine::open(&lake, &connections, &broken, &EngineSettings::default()).await.unwrap_err().to_string();
     assert!(err.starts_with("sql/metrics/nps.sql:4:") && err.contains("tmie"), "{err}");
 
     let mut bad_model = sources();
     bad_model.insert(file("connectors/fixture/models/answers.sql", "SELECT segment FROM {{ connection }}.answers"));
-    let err = Engine::open(&lake, &connections, &bad_model).await.unwrap_err().to_string();
+    let err = Engine::open(&lake, &connections, &bad_model, &EngineSettings::default()).await.unwrap_err().to_string();
     assert!(err.contains("connectors/fixture/models/answers.sql") && err.contains("answer_key"), "{err}");
 
     let mut wrong_column = sources();
@@ -246,7 +246,8 @@ async fn broken_sql_files_fail_at_load_naming_the_file() {
         "sql/metrics/answer_list.sql",
         "-- name: answer_list\n-- kind: table\n-- dimensions: region\nCREATE VIEW metrics.answer_list AS SELECT segment FROM tx.answers",
     ));
-    let err = Engine::open(&lake, &connections, &wrong_column).await.unwrap_err().to_string();
+    let err =
+        Engine::open(&lake, &connections, &wrong_column, &EngineSettings::default()).await.unwrap_err().to_string();
     assert!(err.contains("answer_list.sql") && err.contains("`region`"), "{err}");
 }
 
@@ -254,7 +255,7 @@ async fn broken_sql_files_fail_at_load_naming_the_file() {
 async fn the_session_sees_new_commits_without_reloading() {
     let lake = fixture_lake("engine-live").await;
     let connections = [Connection { name: "fx".into(), connector: "fixture".into() }];
-    let engine = Engine::open(&lake, &connections, &sources()).await.unwrap();
+    let engine = Engine::open(&lake, &connections, &sources(), &EngineSettings::default()).await.unwrap();
     let count = || async {
         let batches = engine.sql("SELECT count(*) FROM tx.answers").await.unwrap().collect().await.unwrap();
         batches[0].column(0).as_any().downcast_ref::<Int64Array>().unwrap().value(0)

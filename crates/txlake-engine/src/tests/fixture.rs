@@ -10,12 +10,13 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::{Map, Value};
 use txlake_lake::{Lake, StreamTable, TableId, WriteMode};
 
-use crate::{Connection, Engine, MetricRequest, SqlSources};
+use crate::{Connection, Engine, EngineSettings, MetricRequest, SqlSources};
 
 /// Rows per sample stream, as JSON objects (timestamps as RFC 3339 strings; absent = null).
 #[derive(Default)]
 pub struct Fixture {
     rows: BTreeMap<String, Vec<Value>>,
+    settings: EngineSettings,
 }
 
 impl Fixture {
@@ -30,6 +31,12 @@ impl Fixture {
         self
     }
 
+    /// Sets a CSI touchpoint weight (`[metrics] csi_weights` in txlake.toml).
+    pub fn csi_weight(mut self, touchpoint: &str, weight: f64) -> Self {
+        self.settings.csi_weights.insert(touchpoint.to_string(), weight);
+        self
+    }
+
     /// Writes the lake (in memory, under `name`, which must be unique per test) and opens
     /// the engine over it with the shipped SQL.
     pub async fn engine(self, name: &str) -> Engine {
@@ -37,7 +44,9 @@ impl Fixture {
         for stream in txlake_connector_sample::catalog().streams {
             let schema = stream.schema.clone();
             let mut table =
-                StreamTable::open(&lake, &TableId::new("fx", &stream.name), schema.clone(), WriteMode::Append).await.unwrap();
+                StreamTable::open(&lake, &TableId::new("fx", &stream.name), schema.clone(), WriteMode::Append)
+                    .await
+                    .unwrap();
             if let Some(rows) = self.rows.get(&stream.name) {
                 let mut decoder = arrow::json::ReaderBuilder::new(schema).build_decoder().unwrap();
                 decoder.serialize(rows).unwrap_or_else(|e| panic!("fixture rows of `{}`: {e}", stream.name));
@@ -47,13 +56,10 @@ impl Fixture {
             }
         }
         for stream in self.rows.keys() {
-            assert!(
-                txlake_connector_sample::catalog().stream(stream).is_some(),
-                "`{stream}` is not a sample stream"
-            );
+            assert!(txlake_connector_sample::catalog().stream(stream).is_some(), "`{stream}` is not a sample stream");
         }
         let connections = [Connection { name: "fx".into(), connector: "sample".into() }];
-        Engine::open(&lake, &connections, &SqlSources::builtin()).await.unwrap()
+        Engine::open(&lake, &connections, &SqlSources::builtin(), &self.settings).await.unwrap()
     }
 }
 

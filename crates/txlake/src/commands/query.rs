@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, anyhow};
 use arrow::record_batch::RecordBatch;
-use txlake_engine::{Connection, Engine, SqlSources};
+use txlake_engine::{Connection, Engine, EngineSettings, SqlSources};
 use txlake_sync::TxlakeConfig;
 
 use crate::cli::OutputFormat;
@@ -26,7 +26,8 @@ pub async fn open_engine(config: &TxlakeConfig) -> anyhow::Result<Engine> {
         .iter()
         .map(|(name, c)| Connection { name: name.clone(), connector: c.connector.clone() })
         .collect();
-    Ok(Engine::open(&lake, &connections, &SqlSources::builtin()).await?)
+    let settings = EngineSettings { csi_weights: config.metrics.csi_weights.clone() };
+    Ok(Engine::open(&lake, &connections, &SqlSources::builtin(), &settings).await?)
 }
 
 /// Executes `sql` over the lake's raw tables, canonical views and metric views.
