@@ -194,6 +194,19 @@ pub enum BenchCommand {
         #[arg(long)]
         incremental: bool,
     },
+    /// Every metric at its default grouping (all dimensions × month) on a large sample lake:
+    /// time per metric, peak RSS, and EXPLAIN ANALYZE of the slowest.
+    Metrics {
+        /// Customers in the sample world (about 10 touchpoint events each).
+        #[arg(long, default_value_t = 1_050_000)]
+        customers: u64,
+        /// Employees in the sample world (about one per 25 customers keeps agents realistic).
+        #[arg(long, default_value_t = 42_000)]
+        employees: u64,
+        /// Lake folder; an existing synced lake there is reused (default: a temporary folder).
+        #[arg(long)]
+        lake: Option<PathBuf>,
+    },
 }
 
 /// Query output formats.

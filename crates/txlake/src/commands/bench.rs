@@ -12,7 +12,21 @@ use crate::cli::BenchCommand;
 
 /// Runs a benchmark and prints its figures.
 pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
-    let BenchCommand::Ingest { customers, employees, days, lake, incremental } = command;
+    match command {
+        BenchCommand::Ingest { customers, employees, days, lake, incremental } => {
+            ingest(customers, employees, days, lake, incremental).await
+        }
+        BenchCommand::Metrics { customers, employees, lake } => metrics(customers, employees, lake).await,
+    }
+}
+
+async fn ingest(
+    customers: u64,
+    employees: u64,
+    days: u64,
+    lake: Option<std::path::PathBuf>,
+    incremental: bool,
+) -> anyhow::Result<ExitCode> {
     let (dir, temporary) = match lake {
         Some(dir) => (dir, false),
         None => (std::env::temp_dir().join(format!("txlake-bench-{}", std::process::id())), true),
@@ -77,4 +91,84 @@ fn folder_size(path: &std::path::Path) -> u64 {
             Err(_) => 0,
         })
         .sum()
+}
+
+/// Times every metric at its default grouping on a sample lake of the given size.
+async fn metrics(customers: u64, employees: u64, lake: Option<std::path::PathBuf>) -> anyhow::Result<ExitCode> {
+    let (dir, temporary) = match lake {
+        Some(dir) => (dir, false),
+        None => (std::env::temp_dir().join(format!("txlake-bench-metrics-{}", std::process::id())), true),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let config_text = format!(
+        "[lake]\nurl = \"file://{}\"\n[connections.demo]\nconnector = \"sample\"\nconfig = {{ customers = {customers}, employees = {employees}, days = 365, seed = 42 }}\n",
+        dir.join("lake").display()
+    );
+    let config = TxlakeConfig::parse(&config_text, std::path::Path::new("bench"), dir.clone(), &|_| None)?;
+    let lake = config.open_lake()?;
+    if lake.list_raw_tables().await?.is_empty() {
+        println!("syncing the sample world (customers={customers}, employees={employees}) into {} …", dir.display());
+        let started = Instant::now();
+        let report = sync_connection(
+            &lake,
+            &builtin_registry(),
+            "demo",
+            config.connection("demo")?,
+            &SyncOptions::default(),
+            &QuietObserver,
+        )
+        .await?;
+        if let Some(error) = report.error {
+            anyhow::bail!("the benchmark sync failed: {error}");
+        }
+        let records: u64 = report.streams.iter().map(|s| s.records).sum();
+        println!("synced {records} records in {:.1} s", started.elapsed().as_secs_f64());
+    } else {
+        println!("reusing the lake in {}", dir.display());
+    }
+    let engine = crate::commands::query::open_engine(&config).await?;
+    let events = engine.sql("SELECT count(*) FROM tx.touchpoints").await?.collect().await?;
+    let events = arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(events[0].column(0)).value(0);
+    println!("tx.touchpoints: {events} events");
+
+    let mut rows = Vec::new();
+    let mut slowest: Option<(f64, String, txlake_engine::MetricRequest)> = None;
+    for def in engine.metrics() {
+        let request = match def.kind {
+            txlake_engine::MetricKind::Aggregate => txlake_engine::MetricRequest {
+                group_by: def.dimensions.clone(),
+                grain: def.time.as_ref().map(|_| txlake_engine::Grain::Month),
+                ..Default::default()
+            },
+            txlake_engine::MetricKind::Table => txlake_engine::MetricRequest::default(),
+        };
+        let started = Instant::now();
+        let batches = engine.metric(&def.name, &request).await?.collect().await?;
+        let seconds = started.elapsed().as_secs_f64();
+        let result_rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        rows.push(vec![
+            def.name.clone(),
+            format!("{:?}", def.kind).to_lowercase(),
+            result_rows.to_string(),
+            format!("{seconds:.3}"),
+        ]);
+        if slowest.as_ref().is_none_or(|s| seconds > s.0) {
+            slowest = Some((seconds, def.name.clone(), request));
+        }
+    }
+    print!("{}", crate::commands::text_table(&["metric", "kind", "rows", "seconds"], &rows));
+    match peak_rss_bytes() {
+        Some(rss) => println!("peak RSS        {:.0} MB", rss as f64 / 1e6),
+        None => println!("peak RSS        unknown (no /proc/self/status)"),
+    }
+    if let Some((seconds, name, request)) = slowest {
+        println!();
+        println!("EXPLAIN ANALYZE of the slowest, {name} ({seconds:.3} s):");
+        let plan = engine.metric(&name, &request).await?.explain(false, true)?.collect().await?;
+        println!("{}", arrow::util::pretty::pretty_format_batches(&plan)?);
+    }
+    if temporary {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(ExitCode::SUCCESS)
 }
