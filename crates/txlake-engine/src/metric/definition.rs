@@ -10,6 +10,7 @@
 //! -- measures: responses:sum, promoters:sum, passives:sum, detractors:sum
 //! -- derived: nps = 100.0 * (promoters - detractors) / responses
 //! -- min_group: 1
+//! -- min_group_measure: responses
 //! CREATE VIEW metrics.nps AS SELECT …
 //! ```
 
@@ -38,6 +39,9 @@ pub enum Aggregation {
     Sum,
     /// Count of non-null values.
     Count,
+    /// Count of distinct values. Not additive: it is counted afresh for each group, which is
+    /// what anonymity thresholds need (distinct respondents, not answers).
+    CountDistinct,
     /// Minimum.
     Min,
     /// Maximum.
@@ -205,12 +209,13 @@ impl MetricDef {
                         let aggregation = match aggregation.trim() {
                             "sum" => Aggregation::Sum,
                             "count" => Aggregation::Count,
+                            "count_distinct" => Aggregation::CountDistinct,
                             "min" => Aggregation::Min,
                             "max" => Aggregation::Max,
                             other => {
                                 return Err(error(
                                     line,
-                                    format!("measure `{name}` has aggregation `{other}`; use sum, count, min or max"),
+                                    format!("measure `{name}` has aggregation `{other}`; use sum, count, count_distinct, min or max"),
                                 ));
                             }
                         };

@@ -4,7 +4,7 @@ use arrow::datatypes::DataType;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use datafusion::common::{Column, ScalarValue, TableReference};
 use datafusion::functions::datetime::expr_fn::date_trunc;
-use datafusion::functions_aggregate::expr_fn::{count, max, min, sum};
+use datafusion::functions_aggregate::expr_fn::{count, count_distinct, max, min, sum};
 use datafusion::prelude::{DataFrame, Expr, SessionContext, cast, lit};
 
 use super::definition::{Aggregation, Grain, MetricDef, MetricKind};
@@ -166,6 +166,7 @@ pub(crate) async fn compose(ctx: &SessionContext, def: &MetricDef, request: &Met
                     match m.aggregation {
                         Aggregation::Sum => sum(value),
                         Aggregation::Count => count(value),
+                        Aggregation::CountDistinct => count_distinct(value),
                         Aggregation::Min => min(value),
                         Aggregation::Max => max(value),
                     }
