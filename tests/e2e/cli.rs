@@ -138,10 +138,11 @@ fn quickstart_syncs_the_sample_world_and_shows_rows() {
     let output = txlake(&["quickstart", demo.to_str().unwrap()]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let out = text(&output.stdout);
-    assert!(out.contains("Survey answers in the lake"), "{out}");
-    for survey in ["| nps ", "| csat ", "| ces ", "| enps "] {
-        assert!(out.contains(survey), "{survey} row in:\n{out}");
+    assert!(out.contains("Total Experience scorecard by quarter"), "{out}");
+    for column in ["period", "nps", "csat_pct", "enps", "customer_churn_pct", "avg_customer_ltv"] {
+        assert!(out.contains(column), "{column} column in:\n{out}");
     }
+    assert!(out.contains("2025-10-01"), "four quarters of the default year:\n{out}");
     assert!(out.contains("txlake query --config"), "tells what to try next:\n{out}");
     assert!(demo.join("lake/raw/demo/customers/_delta_log").is_dir());
 

@@ -86,7 +86,8 @@ mod tests {
     #[test]
     fn builtin_files_are_embedded_and_sorted_by_role() {
         let sources = SqlSources::builtin();
-        assert!(sources.get("sql/quickstart/survey_overview.sql").is_some());
+        assert!(sources.get("sql/model/customers.sql").is_some());
+        assert!(sources.get("connectors/sample/models/customers.sql").is_some());
         let file = SqlFile { path: "sql/metrics/nps.sql".into(), text: String::new() };
         assert_eq!(file.stem(), "nps");
         let sources = SqlSources::from_files([

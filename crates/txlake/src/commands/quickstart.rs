@@ -4,13 +4,25 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use datafusion::functions::math::expr_fn::round;
+use datafusion::prelude::{col, lit};
+use txlake_engine::{Grain, MetricRequest};
 use txlake_sync::TxlakeConfig;
 
 use crate::cli::OutputFormat;
 use crate::commands::{init, query, sync};
 
-/// The first query a newcomer sees.
-const SURVEY_OVERVIEW: &str = include_str!("../../../../sql/quickstart/survey_overview.sql");
+/// The scorecard columns a newcomer sees first, rounded to one decimal.
+const HEADLINES: [&str; 8] = [
+    "nps",
+    "csat_pct",
+    "ces_mean",
+    "enps",
+    "customer_churn_pct",
+    "employee_attrition_pct",
+    "avg_customer_ltv",
+    "avg_employee_ltv",
+];
 
 /// Sets up `dir` (keeping an existing config), syncs it and prints a first result.
 pub async fn run(dir: &Path, quiet: bool) -> anyhow::Result<ExitCode> {
@@ -27,14 +39,26 @@ pub async fn run(dir: &Path, quiet: bool) -> anyhow::Result<ExitCode> {
         return Ok(code);
     }
     let config = TxlakeConfig::load(&config_path)?;
-    let batches = query::execute(&config, SURVEY_OVERVIEW).await.context("the quickstart query failed")?;
+    let engine = query::open_engine(&config).await?;
+    let request = MetricRequest { grain: Some(Grain::Quarter), ..Default::default() };
+    let mut columns = vec![col("period")];
+    columns.extend(HEADLINES.iter().map(|name| round(vec![col(*name), lit(1)]).alias(*name)));
+    let batches = engine
+        .metric("tx_scorecard", &request)
+        .await?
+        .select(columns)?
+        .collect()
+        .await
+        .context("computing the TX scorecard")?;
     println!();
-    println!("Survey answers in the lake:");
+    println!("Total Experience scorecard by quarter (txlake metrics show tx_scorecard --grain quarter):");
     print!("{}", query::render(&batches, OutputFormat::Table)?);
     let shown = config_path.display();
     println!();
     println!("Try next:");
-    println!("  txlake query --config {shown} \"SELECT segment, count(*) FROM demo.customers GROUP BY segment\"");
+    println!("  txlake metrics list --config {shown}");
+    println!("  txlake metrics show --config {shown} nps --group-by segment --grain month");
+    println!("  txlake query --config {shown} \"SELECT segment, count(*) FROM tx.customers GROUP BY segment\"");
     println!("  txlake connectors discover --config {shown} demo");
     println!("  txlake runs --config {shown}");
     Ok(ExitCode::SUCCESS)
