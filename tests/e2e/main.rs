@@ -4,6 +4,7 @@
 mod cli;
 mod crash;
 mod delta_format;
+mod planted_effects;
 mod s3;
 mod support;
 mod sync_modes;
