@@ -215,7 +215,9 @@ impl MetricDef {
                             other => {
                                 return Err(error(
                                     line,
-                                    format!("measure `{name}` has aggregation `{other}`; use sum, count, count_distinct, min or max"),
+                                    format!(
+                                        "measure `{name}` has aggregation `{other}`; use sum, count, count_distinct, min or max"
+                                    ),
                                 ));
                             }
                         };

@@ -285,9 +285,8 @@ async fn enps_has_an_interval_and_hides_groups_under_five_respondents() {
 /// (10 answers, 5 respondents).
 #[tokio::test]
 async fn enps_suppression_counts_distinct_respondents_across_campaigns() {
-    let employees: Vec<Value> = (1..=9)
-        .map(|id| employee(id, if id <= 4 { "Support 01" } else { "Support 02" }, "Support Agent"))
-        .collect();
+    let employees: Vec<Value> =
+        (1..=9).map(|id| employee(id, if id <= 4 { "Support 01" } else { "Support 02" }, "Support Agent")).collect();
     let mut answers = Vec::new();
     for (campaign, day) in ["2025-02-16", "2025-05-16"].iter().enumerate() {
         for id in 1..=9_i64 {
