@@ -23,6 +23,7 @@
 --   customers. A table metric: correlations and means do not re-aggregate.
 -- kind: table
 -- dimensions: employee_key, team, department, role
+-- order_by: team, employee_key
 CREATE VIEW metrics.cx_ex_link AS
 WITH agent_tickets AS (
     SELECT t.assignee_key AS employee_key, count(*) AS tickets, count(DISTINCT t.customer_key) AS customers_served

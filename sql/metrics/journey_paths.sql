@@ -14,6 +14,7 @@
 --   most frequent first.
 -- kind: table
 -- dimensions: segment, path, last_stage, in_stage_order
+-- order_by: customers desc, segment, path
 CREATE VIEW metrics.journey_paths AS
 WITH stages (stage_order, stage) AS (
     VALUES (1, 'awareness'), (2, 'consideration'), (3, 'purchase'), (4, 'onboarding'),

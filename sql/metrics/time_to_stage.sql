@@ -16,6 +16,7 @@
 --   (awareness = 1 … advocacy = 8).
 -- kind: table
 -- dimensions: stage, stage_order, segment, acquisition_channel
+-- order_by: stage_order, segment, acquisition_channel
 CREATE VIEW metrics.time_to_stage AS
 WITH stages (stage_order, stage, previous_stage) AS (
     VALUES (1, 'awareness', CAST(NULL AS VARCHAR)),

@@ -136,6 +136,8 @@ pub struct MetricDef {
     pub min_group: Option<u64>,
     /// The measure counted against `min_group` (default `responses`).
     pub min_group_measure: String,
+    /// Result ordering when a request gives none (`-- order_by: customers desc, path`).
+    pub order_by: Vec<super::OrderBy>,
     /// Source file.
     pub file: String,
     /// The SQL after the header (a `CREATE VIEW metrics.<name> AS …`).
@@ -157,6 +159,7 @@ impl MetricDef {
             derived: Vec::new(),
             min_group: None,
             min_group_measure: "responses".into(),
+            order_by: Vec::new(),
             file: file.path.clone(),
             body: String::new(),
         };
@@ -240,11 +243,12 @@ impl MetricDef {
                     })?)
                 }
                 "min_group_measure" => def.min_group_measure = value.to_string(),
+                "order_by" => def.order_by = list(value).iter().map(|o| super::OrderBy::parse(o)).collect(),
                 other => {
                     return Err(error(
                         line,
                         format!(
-                            "unknown header key `{other}`; keys are name, title, description, formula, kind, time, dimensions, measures, derived, min_group, min_group_measure"
+                            "unknown header key `{other}`; keys are name, title, description, formula, kind, time, dimensions, measures, derived, min_group, min_group_measure, order_by"
                         ),
                     ));
                 }

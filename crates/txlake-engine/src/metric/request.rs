@@ -11,7 +11,7 @@ use super::definition::{Aggregation, Grain, MetricDef, MetricKind};
 use crate::error::{EngineError, Result};
 
 /// One result column to order by.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct OrderBy {
     /// The column.
     pub column: String,
@@ -186,10 +186,14 @@ pub(crate) async fn compose(ctx: &SessionContext, def: &MetricDef, request: &Met
         }
     }
 
-    let order = if request.order_by.is_empty() {
-        default_order.into_iter().map(|column| OrderBy { column, descending: false }).collect()
-    } else {
+    let order = if !request.order_by.is_empty() {
         request.order_by.clone()
+    } else if !def.order_by.is_empty()
+        && def.order_by.iter().all(|o| frame.schema().field_with_unqualified_name(&o.column).is_ok())
+    {
+        def.order_by.clone()
+    } else {
+        default_order.into_iter().map(|column| OrderBy { column, descending: false }).collect()
     };
     if !order.is_empty() {
         let columns: Vec<String> = frame.schema().fields().iter().map(|f| f.name().clone()).collect();

@@ -62,7 +62,7 @@ fn sources() -> SqlSources {
         ),
         file(
             "sql/metrics/answer_list.sql",
-            "-- name: answer_list\n-- kind: table\n-- time: answered_at\n-- dimensions: segment\nCREATE VIEW metrics.answer_list AS SELECT answer_key, segment, score, answered_at FROM tx.answers",
+            "-- name: answer_list\n-- kind: table\n-- time: answered_at\n-- dimensions: segment\n-- order_by: score desc, answer_key\nCREATE VIEW metrics.answer_list AS SELECT answer_key, segment, score, answered_at FROM tx.answers",
         ),
     ])
 }
@@ -188,6 +188,15 @@ async fn table_metrics_are_filtered_not_aggregated() {
         .map(|b| b.num_rows())
         .sum();
     assert_eq!(rows, 5);
+    // The header's default order applies: enterprise scores 10, 9, 9, 8, 2.
+    let batches = engine.metric("answer_list", &request).await.unwrap().collect().await.unwrap();
+    let scores: Vec<i32> = batches
+        .iter()
+        .flat_map(|b| {
+            b.column_by_name("score").unwrap().as_any().downcast_ref::<Int32Array>().unwrap().values().to_vec()
+        })
+        .collect();
+    assert_eq!(scores, [10, 9, 9, 8, 2]);
     let grouped = MetricRequest { group_by: vec!["segment".into()], ..Default::default() };
     let err = engine.metric("answer_list", &grouped).await.unwrap_err().to_string();
     assert!(err.contains("table metric"), "{err}");
