@@ -17,8 +17,9 @@ pub fn init(format: LogFormat, quiet: bool) {
         "warn,txlake=info,txlake_sync=info,txlake_lake=info"
     };
     // The Delta kernel logs an ERROR when probing a table that does not exist yet, which is
-    // normal for a first sync; real failures reach the user through our own errors.
-    let default = format!("{default},delta_kernel=off,buoyant_kernel=off");
+    // normal for a first sync, and delta-rs warns about its own MERGE metrics; real failures
+    // reach the user through our own errors.
+    let default = format!("{default},delta_kernel=off,buoyant_kernel=off,deltalake_core=error");
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
