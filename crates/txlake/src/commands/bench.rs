@@ -134,29 +134,41 @@ async fn metrics(customers: u64, employees: u64, lake: Option<std::path::PathBuf
     let mut rows = Vec::new();
     let mut slowest: Option<(f64, String, txlake_engine::MetricRequest)> = None;
     for def in engine.metrics() {
-        let request = match def.kind {
-            txlake_engine::MetricKind::Aggregate => txlake_engine::MetricRequest {
+        // Overall (one row, or the table as it is) and the heaviest grouping a client can ask
+        // for: every dimension by month.
+        let overall = txlake_engine::MetricRequest::default();
+        let full = match def.kind {
+            txlake_engine::MetricKind::Aggregate => Some(txlake_engine::MetricRequest {
                 group_by: def.dimensions.clone(),
                 grain: def.time.as_ref().map(|_| txlake_engine::Grain::Month),
                 ..Default::default()
-            },
-            txlake_engine::MetricKind::Table => txlake_engine::MetricRequest::default(),
+            }),
+            txlake_engine::MetricKind::Table => None,
         };
-        let started = Instant::now();
-        let batches = engine.metric(&def.name, &request).await?.collect().await?;
-        let seconds = started.elapsed().as_secs_f64();
-        let result_rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-        rows.push(vec![
-            def.name.clone(),
-            format!("{:?}", def.kind).to_lowercase(),
-            result_rows.to_string(),
-            format!("{seconds:.3}"),
-        ]);
-        if slowest.as_ref().is_none_or(|s| seconds > s.0) {
-            slowest = Some((seconds, def.name.clone(), request));
+        let mut cells = vec![def.name.clone(), format!("{:?}", def.kind).to_lowercase()];
+        for request in std::iter::once(Some(overall)).chain(std::iter::once(full)) {
+            let Some(request) = request else {
+                cells.extend(["-".to_string(), "-".to_string()]);
+                continue;
+            };
+            let started = Instant::now();
+            let batches = engine.metric(&def.name, &request).await?.collect().await?;
+            let seconds = started.elapsed().as_secs_f64();
+            cells.push(batches.iter().map(|b| b.num_rows()).sum::<usize>().to_string());
+            cells.push(format!("{seconds:.3}"));
+            if slowest.as_ref().is_none_or(|s| seconds > s.0) {
+                slowest = Some((seconds, def.name.clone(), request));
+            }
         }
+        rows.push(cells);
     }
-    print!("{}", crate::commands::text_table(&["metric", "kind", "rows", "seconds"], &rows));
+    print!(
+        "{}",
+        crate::commands::text_table(
+            &["metric", "kind", "overall rows", "overall s", "all dims × month rows", "all dims × month s"],
+            &rows
+        )
+    );
     match peak_rss_bytes() {
         Some(rss) => println!("peak RSS        {:.0} MB", rss as f64 / 1e6),
         None => println!("peak RSS        unknown (no /proc/self/status)"),
