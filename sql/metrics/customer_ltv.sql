@@ -31,18 +31,7 @@
 -- derived: expected_lifetime_months = CASE WHEN churned = 0 THEN 60.0 ELSE least(customer_months / churned, 60.0) END
 -- derived: predicted_ltv = avg_order_value * purchase_frequency * expected_lifetime_months
 CREATE VIEW metrics.customer_ltv AS
-WITH event_times AS (
-    SELECT max(created_at) AS t FROM tx.customers
-    UNION ALL SELECT max(became_customer_at) FROM tx.customers
-    UNION ALL SELECT max(churned_at) FROM tx.customers
-    UNION ALL SELECT max(occurred_at) FROM tx.revenue
-    UNION ALL SELECT max(created_at) FROM tx.tickets
-    UNION ALL SELECT max(solved_at) FROM tx.tickets
-    UNION ALL SELECT max(answered_at) FROM tx.surveys
-    UNION ALL SELECT max(occurred_at) FROM tx.touchpoints
-    UNION ALL SELECT max(enrolled_at) FROM tx.learning
-    UNION ALL SELECT max(completed_at) FROM tx.learning
-),
+WITH event_times AS (SELECT last_t AS t FROM tx.event_times),
 bounds AS (
     SELECT max(t) AS as_of FROM event_times
 ),

@@ -24,18 +24,7 @@
 -- derived: annualized_attrition_rate = 12.0 * attrition_rate
 -- derived: net_change = hires - leavers
 CREATE VIEW metrics.employee_attrition AS
-WITH event_times AS (
-    SELECT min(created_at) AS first_t, max(created_at) AS last_t FROM tx.customers
-    UNION ALL SELECT min(became_customer_at), max(became_customer_at) FROM tx.customers
-    UNION ALL SELECT min(churned_at), max(churned_at) FROM tx.customers
-    UNION ALL SELECT min(occurred_at), max(occurred_at) FROM tx.revenue
-    UNION ALL SELECT min(created_at), max(created_at) FROM tx.tickets
-    UNION ALL SELECT min(solved_at), max(solved_at) FROM tx.tickets
-    UNION ALL SELECT min(answered_at), max(answered_at) FROM tx.surveys
-    UNION ALL SELECT min(occurred_at), max(occurred_at) FROM tx.touchpoints
-    UNION ALL SELECT min(enrolled_at), max(enrolled_at) FROM tx.learning
-    UNION ALL SELECT min(completed_at), max(completed_at) FROM tx.learning
-),
+WITH event_times AS (SELECT first_t, last_t FROM tx.event_times),
 bounds AS (
     -- with no event at all, the employees' own dates bound the window
     SELECT

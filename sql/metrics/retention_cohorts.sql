@@ -21,18 +21,7 @@
 -- derived: retention_rate = 100.0 * retained / NULLIF(cohort_customers, 0)
 -- derived: churned = cohort_customers - retained
 CREATE VIEW metrics.retention_cohorts AS
-WITH event_times AS (
-    SELECT max(created_at) AS t FROM tx.customers
-    UNION ALL SELECT max(became_customer_at) FROM tx.customers
-    UNION ALL SELECT max(churned_at) FROM tx.customers
-    UNION ALL SELECT max(occurred_at) FROM tx.revenue
-    UNION ALL SELECT max(created_at) FROM tx.tickets
-    UNION ALL SELECT max(solved_at) FROM tx.tickets
-    UNION ALL SELECT max(answered_at) FROM tx.surveys
-    UNION ALL SELECT max(occurred_at) FROM tx.touchpoints
-    UNION ALL SELECT max(enrolled_at) FROM tx.learning
-    UNION ALL SELECT max(completed_at) FROM tx.learning
-),
+WITH event_times AS (SELECT last_t AS t FROM tx.event_times),
 bounds AS (
     SELECT date_trunc('month', max(t)) AS last_month FROM event_times
 ),

@@ -20,18 +20,7 @@
 -- derived: avg_tenure_days = tenure_days_sum / NULLIF(employees, 0)
 -- derived: avg_tenure_years = avg_tenure_days / 365.25
 CREATE VIEW metrics.tenure AS
-WITH event_times AS (
-    SELECT max(created_at) AS t FROM tx.customers
-    UNION ALL SELECT max(became_customer_at) FROM tx.customers
-    UNION ALL SELECT max(churned_at) FROM tx.customers
-    UNION ALL SELECT max(occurred_at) FROM tx.revenue
-    UNION ALL SELECT max(created_at) FROM tx.tickets
-    UNION ALL SELECT max(solved_at) FROM tx.tickets
-    UNION ALL SELECT max(answered_at) FROM tx.surveys
-    UNION ALL SELECT max(occurred_at) FROM tx.touchpoints
-    UNION ALL SELECT max(enrolled_at) FROM tx.learning
-    UNION ALL SELECT max(completed_at) FROM tx.learning
-),
+WITH event_times AS (SELECT last_t AS t FROM tx.event_times),
 bounds AS (
     SELECT coalesce(max(t), (SELECT max(greatest(hired_at, terminated_at)) FROM tx.employees)) AS as_of
     FROM event_times

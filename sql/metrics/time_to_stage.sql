@@ -18,33 +18,9 @@
 -- dimensions: stage, stage_order, segment, acquisition_channel
 -- order_by: stage_order, segment, acquisition_channel
 CREATE VIEW metrics.time_to_stage AS
-WITH stages (stage_order, stage, previous_stage) AS (
-    VALUES (1, 'awareness', CAST(NULL AS VARCHAR)),
-           (2, 'consideration', 'awareness'),
-           (3, 'purchase', 'consideration'),
-           (4, 'onboarding', 'purchase'),
-           (5, 'usage', 'onboarding'),
-           (6, 'support', 'usage'),
-           (7, 'renewal', 'support'),
-           (8, 'advocacy', 'renewal')
-),
+WITH stages AS (SELECT stage_order, stage, previous_stage FROM tx.journey_stages),
 -- One row per customer: its first touchpoint and the first time it met each stage.
-per_customer AS (
-    SELECT
-        customer_key,
-        min(occurred_at) AS first_touch_at,
-        min(CASE WHEN stage = 'awareness' THEN occurred_at END) AS t1,
-        min(CASE WHEN stage = 'consideration' THEN occurred_at END) AS t2,
-        min(CASE WHEN stage = 'purchase' THEN occurred_at END) AS t3,
-        min(CASE WHEN stage = 'onboarding' THEN occurred_at END) AS t4,
-        min(CASE WHEN stage = 'usage' THEN occurred_at END) AS t5,
-        min(CASE WHEN stage = 'support' THEN occurred_at END) AS t6,
-        min(CASE WHEN stage = 'renewal' THEN occurred_at END) AS t7,
-        min(CASE WHEN stage = 'advocacy' THEN occurred_at END) AS t8
-    FROM tx.touchpoints
-    WHERE customer_key IS NOT NULL
-    GROUP BY customer_key
-),
+per_customer AS (SELECT * FROM tx.customer_stage_times),
 -- Each stage a customer reached, with the days it took.
 reached AS (
     SELECT

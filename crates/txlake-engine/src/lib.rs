@@ -7,6 +7,7 @@
 //!
 //! and [`Engine::metric`] to answer a metric request through the semantic layer.
 
+mod embedded;
 mod error;
 mod live_table;
 pub mod metric;
@@ -78,6 +79,14 @@ impl Engine {
         let tx = schema(&*catalog, "tx")?;
         let views = model::register_canonical_views(&ctx, &tx, sources, connections, &mut warnings).await?;
 
+        let mut views = views;
+        for file in sources.views() {
+            ctx.sql(&file.text)
+                .await
+                .map_err(|e| EngineError::file(&file.path, 0, format!("the view does not plan: {e}")))?;
+            views.push(file.stem().to_string());
+        }
+
         let metrics_schema = schema(&*catalog, "metrics")?;
         metrics_schema.register_table("csi_weights".into(), csi_weights(settings)?)?;
         let mut metrics = BTreeMap::new();
@@ -128,7 +137,8 @@ impl Engine {
         &self.raw_tables
     }
 
-    /// The canonical views, by name (`customers`, …).
+    /// The `tx` views, by name: the canonical model (`customers`, …) then the shared helper
+    /// views (`journey_stages`, …).
     pub fn views(&self) -> &[String] {
         &self.views
     }

@@ -1,10 +1,8 @@
 //! The SQL files the engine loads: canonical views (`sql/model/<view>.sql`), connector
-//! mappings onto them (`connectors/<connector>/models/<view>.sql`) and metrics
-//! (`sql/metrics/<name>.sql`). Built-in files are embedded at compile time.
+//! mappings onto them (`connectors/<connector>/models/<view>.sql`), shared helper views
+//! (`sql/views/<name>.sql`) and metrics (`sql/metrics/<name>.sql`). Built-in files are embedded at compile time.
 
-mod embedded {
-    include!(concat!(env!("OUT_DIR"), "/embedded_sql.rs"));
-}
+use crate::embedded;
 
 /// One SQL file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +62,12 @@ impl SqlSources {
         self.files.iter().filter(move |f| in_folder(&f.path, &folder))
     }
 
+    /// Shared helper views over the canonical model, `sql/views/<name>.sql` (each a
+    /// `CREATE VIEW tx.<name> AS …`), created before the metrics that use them.
+    pub fn views(&self) -> impl Iterator<Item = &SqlFile> {
+        self.files.iter().filter(|f| in_folder(&f.path, "sql/views"))
+    }
+
     /// Metric definitions, `sql/metrics/<name>.sql`.
     pub fn metrics(&self) -> impl Iterator<Item = &SqlFile> {
         self.files.iter().filter(|f| in_folder(&f.path, "sql/metrics"))
@@ -82,6 +86,33 @@ fn in_folder(path: &str, folder: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every `.sql` file under `sql/` and `connectors/*/models/` must be in `embedded.rs`.
+    #[test]
+    fn every_sql_file_is_embedded() {
+        fn walk(dir: &std::path::Path, root: &std::path::Path, out: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, root, out);
+                } else if path.extension().is_some_and(|e| e == "sql") {
+                    out.push(path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/"));
+                }
+            }
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut on_disk = Vec::new();
+        walk(&root.join("sql"), &root, &mut on_disk);
+        for connector in std::fs::read_dir(root.join("connectors")).unwrap().flatten() {
+            walk(&connector.path().join("models"), &root, &mut on_disk);
+        }
+        on_disk.sort();
+        let embedded: Vec<String> = embedded::EMBEDDED_SQL.iter().map(|(p, _)| p.to_string()).collect();
+        let missing: Vec<&String> = on_disk.iter().filter(|p| !embedded.contains(p)).collect();
+        assert!(missing.is_empty(), "add these to crates/txlake-engine/src/embedded.rs: {missing:?}");
+        let stale: Vec<&String> = embedded.iter().filter(|p| !on_disk.contains(p)).collect();
+        assert!(stale.is_empty(), "remove these from crates/txlake-engine/src/embedded.rs: {stale:?}");
+    }
 
     #[test]
     fn builtin_files_are_embedded_and_sorted_by_role() {
