@@ -51,7 +51,10 @@ pub async fn execute(config: &TxlakeConfig, sql: &str) -> anyhow::Result<Vec<Rec
 /// Formats batches as text, CSV or JSON.
 pub fn render(batches: &[RecordBatch], format: OutputFormat) -> anyhow::Result<String> {
     Ok(match format {
-        OutputFormat::Table => format!("{}\n", arrow::util::pretty::pretty_format_batches(batches)?),
+        OutputFormat::Table => {
+            let readable = batches.iter().map(round_floats).collect::<Result<Vec<_>, _>>()?;
+            format!("{}\n", arrow::util::pretty::pretty_format_batches(&readable)?)
+        }
         OutputFormat::Csv => {
             let mut out = Vec::new();
             {
@@ -78,4 +81,23 @@ pub fn render(batches: &[RecordBatch], format: OutputFormat) -> anyhow::Result<S
             String::from_utf8(out)?
         }
     })
+}
+
+/// Floats rounded to two decimals, for reading in a terminal (CSV and JSON keep every digit).
+fn round_floats(batch: &RecordBatch) -> Result<RecordBatch, arrow::error::ArrowError> {
+    use arrow::array::{Array, AsArray as _, Float64Array};
+    use arrow::datatypes::{DataType, Float64Type};
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|column| match column.data_type() {
+            DataType::Float64 => {
+                let values = column.as_primitive::<Float64Type>();
+                let rounded: Float64Array = values.iter().map(|v| v.map(|v| (v * 100.0).round() / 100.0)).collect();
+                std::sync::Arc::new(rounded) as std::sync::Arc<dyn Array>
+            }
+            _ => column.clone(),
+        })
+        .collect();
+    RecordBatch::try_new(batch.schema(), columns)
 }

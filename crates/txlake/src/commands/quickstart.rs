@@ -4,15 +4,13 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use datafusion::functions::math::expr_fn::round;
-use datafusion::prelude::{col, lit};
 use txlake_engine::{Grain, MetricRequest};
 use txlake_sync::TxlakeConfig;
 
 use crate::cli::OutputFormat;
 use crate::commands::{init, query, sync};
 
-/// The scorecard columns a newcomer sees first, rounded to one decimal.
+/// The scorecard columns a newcomer sees first.
 const HEADLINES: [&str; 8] = [
     "nps",
     "csat_pct",
@@ -41,12 +39,11 @@ pub async fn run(dir: &Path, quiet: bool) -> anyhow::Result<ExitCode> {
     let config = TxlakeConfig::load(&config_path)?;
     let engine = query::open_engine(&config).await?;
     let request = MetricRequest { grain: Some(Grain::Quarter), ..Default::default() };
-    let mut columns = vec![col("period")];
-    columns.extend(HEADLINES.iter().map(|name| round(vec![col(*name), lit(1)]).alias(*name)));
+    let columns: Vec<&str> = std::iter::once("period").chain(HEADLINES).collect();
     let batches = engine
         .metric("tx_scorecard", &request)
         .await?
-        .select(columns)?
+        .select_columns(&columns)?
         .collect()
         .await
         .context("computing the TX scorecard")?;
