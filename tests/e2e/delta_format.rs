@@ -43,10 +43,10 @@ async fn tables_are_readable_by_any_delta_reader() {
             if let Some(remove) = action.get("remove") {
                 active.remove(remove["path"].as_str().unwrap());
             }
-            if let Some(info) = action.get("commitInfo") {
-                if let Some(state) = info.get("txlake.state") {
-                    states.push(state.clone());
-                }
+            if let Some(info) = action.get("commitInfo")
+                && let Some(state) = info.get("txlake.state")
+            {
+                states.push(state.clone());
             }
             if let Some(txn) = action.get("txn") {
                 assert_eq!(txn["appId"], "txlake:demo/touchpoint_events");

@@ -41,16 +41,16 @@ impl Connector for FlakySample {
         "the sample connector with an upstream failure mid-stream"
     }
     fn spec(&self) -> Spec {
-        SampleConnector::default().spec()
+        SampleConnector.spec()
     }
     async fn check(&self, config: &Value) -> txlake_connector::Result<()> {
-        SampleConnector::default().check(config).await
+        SampleConnector.check(config).await
     }
     async fn discover(&self, config: &Value) -> txlake_connector::Result<Catalog> {
-        SampleConnector::default().discover(config).await
+        SampleConnector.discover(config).await
     }
     async fn read(&self, request: ReadRequest) -> txlake_connector::Result<MessageStream> {
-        let inner = SampleConnector::default().read(request).await?;
+        let inner = SampleConnector.read(request).await?;
         let fail_after = self.fail_after_messages;
         Ok(inner
             .enumerate()
@@ -86,7 +86,7 @@ impl Observer for Commits {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failure_mid_stream_keeps_the_last_commit_and_records_the_error() {
     // Fail 60% of the way through the read, so some commits land before the failure.
-    let catalog = SampleConnector::default().discover(&small_world(None)).await.unwrap();
+    let catalog = SampleConnector.discover(&small_world(None)).await.unwrap();
     let configured = txlake_connector::ConfiguredCatalog {
         streams: catalog
             .streams
@@ -95,7 +95,7 @@ async fn failure_mid_stream_keeps_the_last_commit_and_records_the_error() {
             .collect(),
     };
     let request = ReadRequest { config: small_world(None), catalog: configured, state: Default::default() };
-    let total = SampleConnector::default().read(request).await.unwrap().count().await;
+    let total = SampleConnector.read(request).await.unwrap().count().await;
     let lake = memory_lake("flaky");
     let mut registry = Registry::new();
     registry.register(Arc::new(FlakySample { fail_after_messages: total * 3 / 5 }));

@@ -203,7 +203,7 @@ trait IntoLakeError {
 
 impl IntoLakeError for deltalake::DeltaTableError {
     fn into_lake(self, id: &TableId) -> txlake_lake::LakeError {
-        txlake_lake::LakeError::Delta { table: id.to_string(), source: self }
+        txlake_lake::LakeError::Delta { table: id.to_string(), source: Box::new(self) }
     }
 }
 

@@ -50,9 +50,9 @@ pub enum LakeError {
     Delta {
         /// The table.
         table: String,
-        /// The underlying error.
+        /// The underlying error (boxed: it is large, and errors travel in every `Result`).
         #[source]
-        source: deltalake::DeltaTableError,
+        source: Box<deltalake::DeltaTableError>,
     },
     /// Object storage failed.
     #[error("object storage: {0}")]
@@ -68,6 +68,6 @@ pub enum LakeError {
 impl LakeError {
     pub(crate) fn delta(table: impl Into<String>) -> impl FnOnce(deltalake::DeltaTableError) -> Self {
         let table = table.into();
-        move |source| LakeError::Delta { table, source }
+        move |source| LakeError::Delta { table, source: Box::new(source) }
     }
 }

@@ -95,10 +95,10 @@ impl StreamTable {
     /// Opens (creating if needed) the table of `id` for records of `schema`.
     pub async fn open(lake: &Lake, id: &TableId, schema: SchemaRef, mode: WriteMode) -> Result<Self> {
         let name = id.to_string();
-        if let WriteMode::Merge { key, .. } = &mode {
-            if key.is_empty() {
-                return Err(LakeError::MissingPrimaryKey { stream: name });
-            }
+        if let WriteMode::Merge { key, .. } = &mode
+            && key.is_empty()
+        {
+            return Err(LakeError::MissingPrimaryKey { stream: name });
         }
         let url = lake.table_url(id);
         let table = match lake.load_table(&url).await? {

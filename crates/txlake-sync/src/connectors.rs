@@ -7,6 +7,6 @@ use txlake_connector::Registry;
 /// A registry with every built-in connector.
 pub fn builtin_registry() -> Registry {
     let mut registry = Registry::new();
-    registry.register(Arc::new(txlake_connector_sample::SampleConnector::default()));
+    registry.register(Arc::new(txlake_connector_sample::SampleConnector));
     registry
 }

@@ -344,10 +344,11 @@ async fn pump(
                 run.state_is_new |= run.state.as_ref() != Some(&state);
                 run.state = Some(state);
                 let due = if stopping { run.table.pending_rows() > 0 } else { run.commit_due(&options.policy) };
-                if run.mode != StreamMode::FullRefresh && due {
-                    if let Err(e) = run.commit(run_id, &stream, observer).await {
-                        return Ending::Failed(e.to_string());
-                    }
+                if run.mode != StreamMode::FullRefresh
+                    && due
+                    && let Err(e) = run.commit(run_id, &stream, observer).await
+                {
+                    return Ending::Failed(e.to_string());
                 }
             }
             Some(Ok(Message::Log { level, message })) => observer.log(level, &message),

@@ -78,10 +78,10 @@ impl Observer for SyncProgress {
     }
 
     fn records(&self, stream: &str, rows: u64) {
-        if let Some(bars) = &self.bars {
-            if let Some(bar) = bars.streams.lock().unwrap_or_else(|p| p.into_inner()).get(stream) {
-                bar.inc(rows);
-            }
+        if let Some(bars) = &self.bars
+            && let Some(bar) = bars.streams.lock().unwrap_or_else(|p| p.into_inner()).get(stream)
+        {
+            bar.inc(rows);
         }
     }
 
@@ -124,10 +124,10 @@ impl Observer for SyncProgress {
     }
 
     fn stream_finished(&self, record: &RunRecord) {
-        if let Some(bars) = &self.bars {
-            if let Some(bar) = bars.streams.lock().unwrap_or_else(|p| p.into_inner()).get(&record.stream) {
-                bar.set_message(record.status.to_string());
-            }
+        if let Some(bars) = &self.bars
+            && let Some(bar) = bars.streams.lock().unwrap_or_else(|p| p.into_inner()).get(&record.stream)
+        {
+            bar.set_message(record.status.to_string());
         }
     }
 }

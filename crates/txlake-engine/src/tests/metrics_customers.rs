@@ -289,8 +289,8 @@ async fn retention_cohorts_follow_each_monthly_cohort() {
 /// | 4  | mid     | 2025-02-01 | 2025-05-02 | 8 000                                 | — (a CSAT 2 only)  |
 /// | 5  | smb     | — (lead)   | —          | —                                     | —                  |
 ///
-/// Customer days (became → churned, or → 2025-07-01): 1: 31+28+31 = 90; 2: 181 (90 + 30 + 31
-/// + 30); 3: 4 (Feb 25 → Mar 1) + 122 (Mar–Jun) = 126; 4: 28 + 31 + 30 + 1 = 90. Months =
+/// Customer days (became → churned, or → 2025-07-01): 1: 31+28+31 = 90; 2: 181 (90 + 30 +
+/// 31 + 30); 3: 4 (Feb 25 → Mar 1) + 122 (Mar–Jun) = 126; 4: 28 + 31 + 30 + 1 = 90. Months =
 /// days ÷ 30.4375: in all 487 days = 16 months exactly.
 fn ltv_fixture() -> Fixture {
     Fixture::new()
