@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use datafusion::prelude::SessionContext;
 use serde_json::{Value, json};
+use txlake_engine::{Engine, EngineSettings, SqlSources};
 use txlake_lake::{Lake, TableId};
 
 /// The `txlake` binary built for these tests.
@@ -52,13 +52,17 @@ pub fn file_lake(dir: &Path) -> Lake {
     Lake::open("file://./lake", dir, HashMap::new()).expect("lake opens")
 }
 
+/// The engine over `lake`'s raw tables only (no model, no metrics).
+pub async fn raw_engine(lake: &Lake) -> Engine {
+    Engine::open(lake, &[], &SqlSources::default(), &EngineSettings::default()).await.expect("raw tables load")
+}
+
 /// Every raw table of `lake` with its rows rendered in id order, for exact comparison.
 pub async fn dump_tables(lake: &Lake) -> Vec<(TableId, String)> {
-    let ctx = SessionContext::new();
-    let tables = txlake_lake::register_raw_tables(&ctx, lake).await.expect("tables register");
+    let engine = raw_engine(lake).await;
     let mut out = Vec::new();
-    for id in tables {
-        let batches = ctx
+    for id in engine.raw_tables().to_vec() {
+        let batches = engine
             .sql(&format!("SELECT * FROM {}.{} ORDER BY id", id.connection, id.stream))
             .await
             .expect("query plans")
@@ -72,9 +76,8 @@ pub async fn dump_tables(lake: &Lake) -> Vec<(TableId, String)> {
 
 /// `(rows, distinct ids)` of a raw table.
 pub async fn count_ids(lake: &Lake, table: &str) -> (i64, i64) {
-    let ctx = SessionContext::new();
-    txlake_lake::register_raw_tables(&ctx, lake).await.expect("tables register");
-    let batches = ctx
+    let batches = raw_engine(lake)
+        .await
         .sql(&format!("SELECT count(*) AS n, count(DISTINCT id) AS d FROM {table}"))
         .await
         .expect("plans")

@@ -182,9 +182,8 @@ async fn incremental_runs_dedupe_updates_and_match_a_single_run() {
         assert_eq!(rows, ids, "{table} holds one row per id");
         assert!(rows > 0);
     }
-    let ctx = datafusion::prelude::SessionContext::new();
-    txlake_lake::register_raw_tables(&ctx, &lake).await.unwrap();
-    let solved = ctx
+    let solved = crate::support::raw_engine(&lake)
+        .await
         .sql("SELECT count(*) FROM demo.tickets WHERE status = 'solved' AND solved_at IS NOT NULL")
         .await
         .unwrap()

@@ -12,12 +12,10 @@ mod error;
 mod location;
 mod runs;
 mod schema;
-mod session;
 mod table;
 
 pub use error::{LakeError, Result};
 pub use location::{Lake, TableId};
 pub use runs::{RunRecord, RunStatus, SyncRuns};
 pub use schema::SchemaPlan;
-pub use session::register_raw_tables;
 pub use table::{CommitSummary, StreamTable, WriteMode};

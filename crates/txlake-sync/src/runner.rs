@@ -169,27 +169,22 @@ pub async fn sync_connection(
     let connector = registry.validated(&connection.connector, &connection.config).map_err(connector_error)?;
     let catalog = connector.discover(&connection.config).await.map_err(connector_error)?;
     let names = connection.streams.clone().unwrap_or_else(|| catalog.names());
-    for stream in connection.modes.keys() {
-        if catalog.stream(stream).is_none() {
-            return Err(connector_error(ConnectorError::UnknownStream {
-                connector: connection.connector.clone(),
-                stream: stream.clone(),
-                available: catalog.names(),
-            }));
-        }
+    let unknown_stream = |stream: &str| {
+        connector_error(ConnectorError::UnknownStream {
+            connector: connection.connector.clone(),
+            stream: stream.to_string(),
+            available: catalog.names(),
+        })
+    };
+    if let Some(stream) = connection.modes.keys().find(|s| catalog.stream(s).is_none()) {
+        return Err(unknown_stream(stream));
     }
 
     let mut configured = ConfiguredCatalog::default();
     let mut runs: BTreeMap<String, StreamRun> = BTreeMap::new();
     let mut state = StateMap::new();
     for stream in &names {
-        let descriptor = catalog.stream(stream).ok_or_else(|| {
-            connector_error(ConnectorError::UnknownStream {
-                connector: connection.connector.clone(),
-                stream: stream.clone(),
-                available: catalog.names(),
-            })
-        })?;
+        let descriptor = catalog.stream(stream).ok_or_else(|| unknown_stream(stream))?;
         let mode = if options.full_refresh {
             StreamMode::FullRefresh
         } else {

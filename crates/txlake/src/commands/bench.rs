@@ -27,11 +27,7 @@ async fn ingest(
     lake: Option<std::path::PathBuf>,
     incremental: bool,
 ) -> anyhow::Result<ExitCode> {
-    let (dir, temporary) = match lake {
-        Some(dir) => (dir, false),
-        None => (std::env::temp_dir().join(format!("txlake-bench-{}", std::process::id())), true),
-    };
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let (dir, temporary) = bench_dir(lake, "ingest")?;
     let config = TxlakeConfig::parse(
         &format!("[lake]\nurl = \"file://{}\"\n", dir.join("lake").display()),
         std::path::Path::new("bench"),
@@ -73,6 +69,16 @@ async fn ingest(
     Ok(ExitCode::SUCCESS)
 }
 
+/// The folder a benchmark writes to: the one given, or a temporary one (`true`: remove it after).
+fn bench_dir(lake: Option<std::path::PathBuf>, name: &str) -> anyhow::Result<(std::path::PathBuf, bool)> {
+    let (dir, temporary) = match lake {
+        Some(dir) => (dir, false),
+        None => (std::env::temp_dir().join(format!("txlake-bench-{name}-{}", std::process::id())), true),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok((dir, temporary))
+}
+
 /// The process's peak resident set (VmHWM) on Linux.
 fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -95,11 +101,7 @@ fn folder_size(path: &std::path::Path) -> u64 {
 
 /// Times every metric at its default grouping on a sample lake of the given size.
 async fn metrics(customers: u64, employees: u64, lake: Option<std::path::PathBuf>) -> anyhow::Result<ExitCode> {
-    let (dir, temporary) = match lake {
-        Some(dir) => (dir, false),
-        None => (std::env::temp_dir().join(format!("txlake-bench-metrics-{}", std::process::id())), true),
-    };
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let (dir, temporary) = bench_dir(lake, "metrics")?;
     let config_text = format!(
         "[lake]\nurl = \"file://{}\"\n[connections.demo]\nconnector = \"sample\"\nconfig = {{ customers = {customers}, employees = {employees}, days = 365, seed = 42 }}\n",
         dir.join("lake").display()
