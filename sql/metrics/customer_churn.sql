@@ -15,6 +15,7 @@
 --   customer who buys and churns within one month is never exposed. nps_category is the
 --   customer's latest NPS answer before the month began: promoter (9–10), passive (7–8),
 --   detractor (0–6) or none (no answer yet).
+-- materialized: true
 -- kind: aggregate
 -- time: month
 -- dimensions: segment, country, acquisition_channel, support_team, nps_category

@@ -20,6 +20,7 @@
 --   nps_category is from the customer's latest NPS answer in tx.surveys: promoter (9–10),
 --   passive (7–8), detractor (0–6) or none (never answered). The time column
 --   customer_since is when the customer became one.
+-- materialized: true
 -- kind: aggregate
 -- time: customer_since
 -- dimensions: segment, country, acquisition_channel, support_team, nps_category, lifecycle_stage

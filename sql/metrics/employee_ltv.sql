@@ -22,6 +22,7 @@
 --   expected_tenure_years and employee_ltv = lifetime_value − lifetime_cost, per employee
 --   of the group. Amounts are added as they are, whatever their currency. The time column
 --   is hired_at.
+-- materialized: true
 -- kind: aggregate
 -- time: hired_at
 -- dimensions: department, team, role

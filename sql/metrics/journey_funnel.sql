@@ -25,12 +25,15 @@
 -- derived: avg_days_from_first_touch = days_from_first_touch / NULLIF(customers, 0)
 CREATE VIEW metrics.journey_funnel AS
 WITH stages AS (SELECT stage_order, stage, previous_stage FROM tx.journey_stages),
--- One row per customer: its first touchpoint and the first time it met each stage.
+-- One row per customer: its segment, first touchpoint and the first time it met each stage.
 per_customer AS (SELECT * FROM tx.customer_stage_times),
 -- Each customer × stage, with when the customer first reached it and the stage before it.
 pairs AS (
     SELECT
         p.customer_key,
+        p.segment,
+        p.acquisition_channel,
+        p.country,
         s.stage,
         s.stage_order,
         s.previous_stage,
@@ -55,9 +58,9 @@ SELECT
     g.stage,
     g.stage_order,
     g.previous_stage,
-    c.segment,
-    c.acquisition_channel,
-    c.country,
+    g.segment,
+    g.acquisition_channel,
+    g.country,
     g.first_touch_at,
     g.reached_at,
     CASE WHEN g.reached_at IS NOT NULL THEN 1 ELSE 0 END AS customers,
@@ -70,4 +73,3 @@ SELECT
          THEN (CAST(g.reached_at AS BIGINT) - CAST(g.first_touch_at AS BIGINT)) / 86400000000.0
     END AS days_from_first_touch
 FROM grid g
-LEFT JOIN tx.customers c ON c.customer_key = g.customer_key

@@ -16,45 +16,45 @@
 -- dimensions: segment, path, last_stage, in_stage_order
 -- order_by: customers desc, segment, path
 CREATE VIEW metrics.journey_paths AS
-WITH stages (stage_order, stage) AS (
-    VALUES (1, 'awareness'), (2, 'consideration'), (3, 'purchase'), (4, 'onboarding'),
-           (5, 'usage'), (6, 'support'), (7, 'renewal'), (8, 'advocacy')
-),
-firsts AS (
-    SELECT t.customer_key, t.stage, min(t.occurred_at) AS reached_at
-    FROM tx.touchpoints t
-    WHERE t.customer_key IS NOT NULL AND t.stage IS NOT NULL
-    GROUP BY t.customer_key, t.stage
-),
--- in_order: this stage was not first reached before a stage that comes earlier in the journey.
-ordered AS (
-    SELECT
-        f.customer_key,
-        f.stage,
-        f.reached_at,
-        s.stage_order,
-        COALESCE(
-            f.reached_at >= max(f.reached_at) OVER (
-                PARTITION BY f.customer_key ORDER BY s.stage_order
-                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
-            true) AS in_order
-    FROM firsts f
-    LEFT JOIN stages s ON s.stage = f.stage
-),
-paths AS (
+-- A customer's path, row by row from its stage times: each reached stage becomes a mark
+-- "<20-digit microseconds><stage_order>:<stage>", so sorting the marks as text orders the
+-- stages by when they were first reached (ties by stage order); the digits are then cut.
+WITH marked AS (
     SELECT
         customer_key,
-        string_agg(stage, ' > ' ORDER BY reached_at, stage_order) AS path,
-        count(*) AS stages,
-        last_value(stage ORDER BY reached_at, stage_order) AS last_stage,
-        bool_and(in_order) AS in_order
-    FROM ordered
-    GROUP BY customer_key
+        COALESCE(segment, 'unknown') AS segment,
+        array_sort(make_array(
+            CASE WHEN t1 IS NOT NULL THEN lpad(CAST(CAST(t1 AS BIGINT) AS VARCHAR), 20, '0') || '1:awareness' END,
+            CASE WHEN t2 IS NOT NULL THEN lpad(CAST(CAST(t2 AS BIGINT) AS VARCHAR), 20, '0') || '2:consideration' END,
+            CASE WHEN t3 IS NOT NULL THEN lpad(CAST(CAST(t3 AS BIGINT) AS VARCHAR), 20, '0') || '3:purchase' END,
+            CASE WHEN t4 IS NOT NULL THEN lpad(CAST(CAST(t4 AS BIGINT) AS VARCHAR), 20, '0') || '4:onboarding' END,
+            CASE WHEN t5 IS NOT NULL THEN lpad(CAST(CAST(t5 AS BIGINT) AS VARCHAR), 20, '0') || '5:usage' END,
+            CASE WHEN t6 IS NOT NULL THEN lpad(CAST(CAST(t6 AS BIGINT) AS VARCHAR), 20, '0') || '6:support' END,
+            CASE WHEN t7 IS NOT NULL THEN lpad(CAST(CAST(t7 AS BIGINT) AS VARCHAR), 20, '0') || '7:renewal' END,
+            CASE WHEN t8 IS NOT NULL THEN lpad(CAST(CAST(t8 AS BIGINT) AS VARCHAR), 20, '0') || '8:advocacy' END
+        ), 'ASC', 'NULLS FIRST') AS marks,
+        CAST(t1 IS NOT NULL AS BIGINT) + CAST(t2 IS NOT NULL AS BIGINT) + CAST(t3 IS NOT NULL AS BIGINT) + CAST(t4 IS NOT NULL AS BIGINT) + CAST(t5 IS NOT NULL AS BIGINT) + CAST(t6 IS NOT NULL AS BIGINT) + CAST(t7 IS NOT NULL AS BIGINT) + CAST(t8 IS NOT NULL AS BIGINT) AS stages,
+        -- in stage order: no stage was first reached before one that comes earlier in the
+        -- journey (greatest skips the stages not reached)
+        COALESCE(t2 >= t1, true)
+            AND COALESCE(t3 >= greatest(t1, t2), true)
+            AND COALESCE(t4 >= greatest(t1, t2, t3), true)
+            AND COALESCE(t5 >= greatest(t1, t2, t3, t4), true)
+            AND COALESCE(t6 >= greatest(t1, t2, t3, t4, t5), true)
+            AND COALESCE(t7 >= greatest(t1, t2, t3, t4, t5, t6), true)
+            AND COALESCE(t8 >= greatest(t1, t2, t3, t4, t5, t6, t7), true) AS in_order
+    FROM tx.customer_stage_times
 ),
 segmented AS (
-    SELECT p.*, COALESCE(c.segment, 'unknown') AS segment
-    FROM paths p
-    LEFT JOIN tx.customers c ON c.customer_key = p.customer_key
+    SELECT
+        customer_key,
+        segment,
+        regexp_replace(array_to_string(marks, ' > '), '[0-9]{21}:', '', 'g') AS path,
+        stages,
+        regexp_replace(array_element(marks, -1), '[0-9]{21}:', '') AS last_stage,
+        in_order
+    FROM marked
+    WHERE stages > 0
 ),
 counted AS (
     SELECT

@@ -14,6 +14,7 @@
 --   months_since_start (with cohort for the classic triangle): summing over several
 --   months_since_start values mixes ages and gives retained customer-months ÷ cohort
 --   customer-months.
+-- materialized: true
 -- kind: aggregate
 -- time: cohort_start
 -- dimensions: cohort, months_since_start, segment, country, acquisition_channel, support_team

@@ -34,8 +34,8 @@ reached AS (
         SELECT
             s.stage,
             s.stage_order,
-            COALESCE(c.segment, 'unknown') AS segment,
-            COALESCE(c.acquisition_channel, 'unknown') AS acquisition_channel,
+            COALESCE(p.segment, 'unknown') AS segment,
+            COALESCE(p.acquisition_channel, 'unknown') AS acquisition_channel,
             p.first_touch_at,
             CASE s.stage_order
                 WHEN 1 THEN p.t1 WHEN 2 THEN p.t2 WHEN 3 THEN p.t3 WHEN 4 THEN p.t4
@@ -47,7 +47,6 @@ reached AS (
             END AS previous_reached_at
         FROM per_customer p
         CROSS JOIN stages s
-        LEFT JOIN tx.customers c ON c.customer_key = p.customer_key
     )
     WHERE reached_at IS NOT NULL
 )

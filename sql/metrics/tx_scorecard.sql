@@ -21,6 +21,7 @@
 --   − their fully loaded cost accrued so far, annual_cost / 365.25 per day employed since the
 --   calendar's first day) / employees employed at any time since that day. Amounts in the
 --   sources' currency (sample: USD).
+-- materialized: true
 -- kind: aggregate
 -- time: day
 -- measures: days:sum, nps_responses:sum, nps_promoters:sum, nps_detractors:sum, csat_responses:sum, csat_satisfied:sum, csat_score_sum:sum, ces_responses:sum, ces_score_sum:sum, enps_responses:sum, enps_promoters:sum, enps_detractors:sum, new_customers:sum, churned_customers:sum, active_customer_days:sum, hires:sum, terminations:sum, headcount_days:sum, revenue:sum, revenue_to_date:max, paying_customers_to_date:max, attributed_revenue_to_date:max, employee_cost_to_date:max, employees_to_date:max

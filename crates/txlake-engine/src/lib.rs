@@ -10,6 +10,7 @@
 mod embedded;
 mod error;
 mod live_table;
+mod materialized;
 pub mod metric;
 mod model;
 mod sources;
@@ -23,6 +24,7 @@ use txlake_lake::{Lake, TableId};
 
 pub use error::{EngineError, Result};
 pub use live_table::LiveDeltaTable;
+pub use materialized::{Footprint, MaterializedView};
 pub use metric::{Grain, MetricDef, MetricKind, MetricRequest, OrderBy};
 pub use model::{CONNECTION_PLACEHOLDER, Connection};
 pub use sources::{SqlFile, SqlSources};
@@ -45,6 +47,7 @@ pub struct Engine {
     metrics: BTreeMap<String, MetricDef>,
     raw_tables: Vec<TableId>,
     views: Vec<String>,
+    materialized: Vec<Arc<MaterializedView>>,
     warnings: Vec<String>,
 }
 
@@ -67,13 +70,22 @@ impl Engine {
         let ctx = SessionContext::new_with_config(config);
         let catalog = ctx.catalog("datafusion").expect("the default catalog exists");
 
+        // Parquet filter pushdown stays off (DataFusion's default, which Delta scans would
+        // otherwise switch on): filters on model columns such as `customer_key IS NOT NULL`,
+        // where the key is built by `concat`, cost more evaluated inside the Parquet reader
+        // than once above it. Files and row groups are still pruned by their statistics.
+        let session = Arc::new(ctx.state());
         let raw_tables = lake.list_raw_tables().await?;
+        let mut live_tables = Vec::new();
         for id in &raw_tables {
             let Some(table) = lake.load_table(&lake.table_url(id)).await? else { continue };
             table.update_datafusion_session(&ctx.state()).map_err(|e| EngineError::Lake(e.into_lake(id)))?;
-            let provider = LiveDeltaTable::new(id.to_string(), table).await?;
-            schema(&*catalog, &id.connection)?.register_table(id.stream.clone(), Arc::new(provider))?;
+            let provider = Arc::new(LiveDeltaTable::new(id.to_string(), table, session.clone()).await?);
+            schema(&*catalog, &id.connection)?.register_table(id.stream.clone(), provider.clone())?;
+            live_tables.push(provider);
         }
+        let lake_version = materialized::LakeVersion::new(live_tables);
+        let mut materialized = Vec::new();
 
         let mut warnings = Vec::new();
         let tx = schema(&*catalog, "tx")?;
@@ -84,6 +96,11 @@ impl Engine {
             ctx.sql(&file.text)
                 .await
                 .map_err(|e| EngineError::file(&file.path, 0, format!("the view does not plan: {e}")))?;
+            let marked = materialized::is_marked(&file.text)
+                .map_err(|(line, message)| EngineError::file(&file.path, line, message))?;
+            if marked {
+                materialized.push(materialize(&ctx, "tx", file.stem(), &lake_version).await?);
+            }
             views.push(file.stem().to_string());
         }
 
@@ -96,12 +113,15 @@ impl Engine {
                 .await
                 .map_err(|e| EngineError::file(&file.path, 0, format!("the metric view does not plan: {e}")))?;
             check_columns(&ctx, &def).await?;
+            if def.materialized {
+                materialized.push(materialize(&ctx, "metrics", &def.name, &lake_version).await?);
+            }
             metrics.insert(def.name.clone(), def);
         }
         for warning in &warnings {
             tracing::warn!("{warning}");
         }
-        Ok(Self { ctx, metrics, raw_tables, views, warnings })
+        Ok(Self { ctx, metrics, raw_tables, views, materialized, warnings })
     }
 
     /// The session, for SQL over `<connection>.<stream>`, `tx.*` and `metrics.*`.
@@ -143,6 +163,22 @@ impl Engine {
         &self.views
     }
 
+    /// The views computed once per lake version (`-- materialized: true`).
+    pub fn materialized_views(&self) -> &[Arc<MaterializedView>] {
+        &self.materialized
+    }
+
+    /// Computes every materialized view the lake has changed under, so that the queries after
+    /// it answer from memory. A long-running server calls this after syncs; without it, the
+    /// first query that needs a view computes it.
+    pub async fn refresh_materialized(&self) -> Result<()> {
+        let state = self.ctx.state();
+        for view in &self.materialized {
+            view.refresh(&state).await?;
+        }
+        Ok(())
+    }
+
     /// Models skipped at load (a stream not synced yet), for the user to see.
     pub fn warnings(&self) -> &[String] {
         &self.warnings
@@ -165,6 +201,25 @@ fn csi_weights(settings: &EngineSettings) -> Result<Arc<dyn datafusion::catalog:
     )
     .map_err(datafusion::error::DataFusionError::from)?;
     Ok(Arc::new(datafusion::datasource::MemTable::try_new(schema, vec![vec![batch]])?))
+}
+
+/// Replaces the view `schema.name` with a [`MaterializedView`] of the same plan.
+async fn materialize(
+    ctx: &SessionContext,
+    schema: &str,
+    name: &str,
+    lake: &materialized::LakeVersion,
+) -> Result<Arc<MaterializedView>> {
+    let reference = datafusion::common::TableReference::partial(schema, name);
+    let view = ctx.table_provider(reference.clone()).await?;
+    let plan = view
+        .get_logical_plan()
+        .ok_or_else(|| datafusion::error::DataFusionError::Plan(format!("{reference} is not a SQL view")))?
+        .into_owned();
+    let materialized = Arc::new(MaterializedView::new(reference.to_string(), plan, lake.clone()));
+    ctx.deregister_table(reference.clone())?;
+    ctx.register_table(reference, materialized.clone())?;
+    Ok(materialized)
 }
 
 /// The schema of that name in `catalog`, created if missing.

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::datasource::TableType;
 use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::SessionState;
 use datafusion::logical_expr::TableProviderFilterPushDown;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::Expr;
@@ -20,14 +21,19 @@ use tokio::sync::Mutex;
 pub struct LiveDeltaTable {
     name: String,
     schema: SchemaRef,
+    session: Arc<SessionState>,
     state: Mutex<(DeltaTable, Arc<dyn TableProvider>)>,
 }
 
 impl LiveDeltaTable {
-    /// Wraps a loaded table.
-    pub async fn new(name: impl Into<String>, table: DeltaTable) -> Result<Self> {
-        let provider = table.table_provider().await?;
-        Ok(Self { name: name.into(), schema: provider.schema(), state: Mutex::new((table, provider)) })
+    /// Wraps a loaded table; its scans follow `session`'s Parquet settings (filter pushdown).
+    pub async fn new(name: impl Into<String>, table: DeltaTable, session: Arc<SessionState>) -> Result<Self> {
+        let provider = Self::provider(&table, &session).await?;
+        Ok(Self { name: name.into(), schema: provider.schema(), session, state: Mutex::new((table, provider)) })
+    }
+
+    async fn provider(table: &DeltaTable, session: &Arc<SessionState>) -> Result<Arc<dyn TableProvider>> {
+        Ok(table.table_provider().with_session(session.clone()).await?)
     }
 
     async fn current(&self) -> Result<Arc<dyn TableProvider>> {
@@ -35,7 +41,7 @@ impl LiveDeltaTable {
         let before = state.0.version();
         state.0.update_state().await.map_err(|e| DataFusionError::External(Box::new(e)))?;
         if state.0.version() != before {
-            let provider = state.0.table_provider().await?;
+            let provider = Self::provider(&state.0, &self.session).await?;
             if provider.schema().fields() != self.schema.fields() {
                 return Err(DataFusionError::Plan(format!(
                     "table {} changed its columns since it was loaded (a sync evolved its schema); reload to see them",
@@ -45,6 +51,12 @@ impl LiveDeltaTable {
             state.1 = provider;
         }
         Ok(state.1.clone())
+    }
+
+    /// The table's latest committed version, after bringing the snapshot up to it.
+    pub async fn latest_version(&self) -> Result<Option<u64>> {
+        self.current().await?;
+        Ok(self.state.lock().await.0.version())
     }
 }
 

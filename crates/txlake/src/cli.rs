@@ -194,8 +194,9 @@ pub enum BenchCommand {
         #[arg(long)]
         incremental: bool,
     },
-    /// Every metric at its default grouping (all dimensions × month) on a large sample lake:
-    /// time per metric, peak RSS, and EXPLAIN ANALYZE of the slowest.
+    /// Every metric on a large sample lake, at its default grouping (no dimensions: the
+    /// overall figure) and at the heaviest (every dimension × month): the once-per-sync cost
+    /// of the materialized views, time per metric, peak RSS, and EXPLAIN ANALYZE of the slowest.
     Metrics {
         /// Customers in the sample world (about 10 touchpoint events each).
         #[arg(long, default_value_t = 1_050_000)]

@@ -138,6 +138,9 @@ pub struct MetricDef {
     pub min_group_measure: String,
     /// Result ordering when a request gives none (`-- order_by: customers desc, path`).
     pub order_by: Vec<super::OrderBy>,
+    /// Whether the metric's rows are computed once per lake version (`-- materialized: true`)
+    /// and every request aggregates them from memory.
+    pub materialized: bool,
     /// Source file.
     pub file: String,
     /// The SQL after the header (a `CREATE VIEW metrics.<name> AS …`).
@@ -160,6 +163,7 @@ impl MetricDef {
             min_group: None,
             min_group_measure: "responses".into(),
             order_by: Vec::new(),
+            materialized: false,
             file: file.path.clone(),
             body: String::new(),
         };
@@ -244,11 +248,18 @@ impl MetricDef {
                 }
                 "min_group_measure" => def.min_group_measure = value.to_string(),
                 "order_by" => def.order_by = list(value).iter().map(|o| super::OrderBy::parse(o)).collect(),
+                "materialized" => {
+                    def.materialized = match value {
+                        "true" => true,
+                        "false" => false,
+                        other => return Err(error(line, format!("materialized `{other}` must be `true` or `false`"))),
+                    }
+                }
                 other => {
                     return Err(error(
                         line,
                         format!(
-                            "unknown header key `{other}`; keys are name, title, description, formula, kind, time, dimensions, measures, derived, min_group, min_group_measure, order_by"
+                            "unknown header key `{other}`; keys are name, title, description, formula, kind, time, dimensions, measures, derived, min_group, min_group_measure, order_by, materialized"
                         ),
                     ));
                 }

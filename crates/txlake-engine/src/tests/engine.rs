@@ -274,3 +274,59 @@ async fn the_session_sees_new_commits_without_reloading() {
     fixture_lake("engine-live").await;
     assert_eq!(count().await, 24);
 }
+
+#[tokio::test]
+async fn materialized_views_are_computed_once_per_lake_version() {
+    let lake = fixture_lake("engine-materialized").await;
+    let connections = [Connection { name: "fx".into(), connector: "fixture".into() }];
+    let mut sources = sources();
+    sources.insert(file(
+        "sql/views/answer_counts.sql",
+        "-- tx.answer_counts: answers per segment.\n-- materialized: true\nCREATE VIEW tx.answer_counts AS SELECT segment, count(*) AS answers FROM tx.answers GROUP BY segment",
+    ));
+    let nps = sources
+        .get("sql/metrics/nps.sql")
+        .unwrap()
+        .text
+        .replace("-- min_group: 1", "-- min_group: 1\n-- materialized: true");
+    sources.insert(file("sql/metrics/nps.sql", &nps));
+    let engine = Engine::open(&lake, &connections, &sources, &EngineSettings::default()).await.unwrap();
+    let names: Vec<&str> = engine.materialized_views().iter().map(|v| v.name()).collect();
+    assert_eq!(names, ["tx.answer_counts", "metrics.nps"]);
+    let computations = || engine.materialized_views().iter().map(|v| v.computations()).collect::<Vec<_>>();
+    assert_eq!(computations(), [0, 0], "nothing is computed before it is needed");
+
+    let smb_answers = || async {
+        let rows = super::fixture::query(&engine, "SELECT answers FROM tx.answer_counts WHERE segment = 'smb'").await;
+        rows[0]["answers"].as_i64().unwrap()
+    };
+    assert_eq!(smb_answers().await, 6);
+    assert_eq!(nps_by(&engine, MetricRequest::default(), "responses").await.len(), 1);
+    assert_eq!(
+        nps_by(&engine, MetricRequest { group_by: vec!["segment".into()], ..Default::default() }, "segment").await,
+        [("ent".to_string(), 40.0), ("mid".to_string(), 100.0), ("smb".to_string(), -16.67)]
+    );
+    assert_eq!(smb_answers().await, 6);
+    assert_eq!(computations(), [1, 1], "later queries on the same lake version read the computed rows");
+
+    // A sync commits the twelve answers again: the next queries see them.
+    fixture_lake("engine-materialized").await;
+    assert_eq!(smb_answers().await, 12);
+    engine.refresh_materialized().await.unwrap();
+    assert_eq!(computations(), [2, 2]);
+    engine.refresh_materialized().await.unwrap();
+    assert_eq!(computations(), [2, 2], "a refresh with no new commit computes nothing");
+}
+
+#[tokio::test]
+async fn a_bad_materialized_marker_names_the_file_and_line() {
+    let lake = fixture_lake("engine-materialized-bad").await;
+    let connections = [Connection { name: "fx".into(), connector: "fixture".into() }];
+    let mut sources = sources();
+    sources.insert(file(
+        "sql/views/answer_counts.sql",
+        "-- a view\n-- materialized: yes\nCREATE VIEW tx.answer_counts AS SELECT 1 AS one",
+    ));
+    let err = Engine::open(&lake, &connections, &sources, &EngineSettings::default()).await.unwrap_err().to_string();
+    assert!(err.contains("sql/views/answer_counts.sql:2:") && err.contains("`true` or `false`"), "{err}");
+}
