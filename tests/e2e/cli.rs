@@ -1,7 +1,7 @@
 //! The `txlake` command line as a new user meets it: init, sync, query, connectors, runs,
 //! and the errors for the usual mistakes.
 
-use crate::support::{small_world, txlake, write_config};
+use crate::support::{small_world, txlake, txlake_bin, write_config};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -132,22 +132,54 @@ fn connectors_describe_themselves() {
 }
 
 #[test]
-fn quickstart_syncs_the_sample_world_and_shows_rows() {
+fn quickstart_syncs_prints_the_scorecard_serves_the_api_and_stops_on_sigterm() {
+    use std::io::BufRead as _;
     let dir = tempfile::tempdir().unwrap();
     let demo = dir.path().join("demo");
-    let output = txlake(&["quickstart", demo.to_str().unwrap()]);
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    let out = text(&output.stdout);
+    let mut child = std::process::Command::new(txlake_bin())
+        .args(["quickstart", "--dir", demo.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut out = String::new();
+    let docs_url = loop {
+        let Some(Ok(line)) = lines.next() else { panic!("quickstart ended before serving:\n{out}") };
+        out.push_str(&line);
+        out.push('\n');
+        if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://") && w.ends_with("/docs")) {
+            break url.to_string();
+        }
+    };
     assert!(out.contains("Total Experience scorecard by quarter"), "{out}");
     for column in ["period", "nps", "csat_pct", "enps", "customer_churn_pct", "avg_customer_ltv"] {
         assert!(out.contains(column), "{column} column in:\n{out}");
     }
     assert!(out.contains("2025-10-01"), "four quarters of the default year:\n{out}");
-    assert!(out.contains("txlake query --config"), "tells what to try next:\n{out}");
+    assert!(out.contains("local mode"), "{out}");
+
+    // The URLs it prints answer.
+    let base = docs_url.trim_end_matches("/docs").to_string();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (status, body) = runtime.block_on(async {
+        let response = reqwest::get(format!("{base}/api/v1/metrics/nps?group_by=segment&format=csv")).await.unwrap();
+        (response.status(), response.text().await.unwrap())
+    });
+    assert_eq!(status, 200, "{body}");
+    assert!(body.starts_with("segment,"), "{body}");
+
+    // SIGTERM (what Kubernetes sends) stops it cleanly.
+    let killed = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
     assert!(demo.join("lake/raw/demo/customers/_delta_log").is_dir());
 
     // Running it again keeps the config and syncs incrementally.
-    let again = txlake(&["quickstart", demo.to_str().unwrap()]);
+    let again = txlake(&["quickstart", "--dir", demo.to_str().unwrap(), "--no-serve"]);
     assert!(again.status.success(), "{}", text(&again.stderr));
     assert!(text(&again.stdout).contains("Using the existing"));
+    assert!(text(&again.stdout).contains("txlake serve --config"));
 }

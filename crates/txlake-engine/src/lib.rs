@@ -48,6 +48,7 @@ pub struct Engine {
     raw_tables: Vec<TableId>,
     views: Vec<String>,
     materialized: Vec<Arc<MaterializedView>>,
+    lake_version: materialized::LakeVersion,
     warnings: Vec<String>,
 }
 
@@ -121,7 +122,7 @@ impl Engine {
         for warning in &warnings {
             tracing::warn!("{warning}");
         }
-        Ok(Self { ctx, metrics, raw_tables, views, materialized, warnings })
+        Ok(Self { ctx, metrics, raw_tables, views, materialized, lake_version, warnings })
     }
 
     /// The session, for SQL over `<connection>.<stream>`, `tx.*` and `metrics.*`.
@@ -161,6 +162,12 @@ impl Engine {
     /// views (`journey_stages`, …).
     pub fn views(&self) -> &[String] {
         &self.views
+    }
+
+    /// The latest version of every raw table, in a fixed order: changes whenever a sync
+    /// commits, so results may be cached under it.
+    pub async fn lake_version(&self) -> Result<Vec<Option<u64>>> {
+        Ok(self.lake_version.current().await?)
     }
 
     /// The views computed once per lake version (`-- materialized: true`).

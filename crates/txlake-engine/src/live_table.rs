@@ -33,7 +33,7 @@ impl LiveDeltaTable {
     }
 
     async fn provider(table: &DeltaTable, session: &Arc<SessionState>) -> Result<Arc<dyn TableProvider>> {
-        Ok(table.table_provider().with_session(session.clone()).await?)
+        table.table_provider().with_session(session.clone()).await
     }
 
     async fn current(&self) -> Result<Arc<dyn TableProvider>> {

@@ -26,6 +26,12 @@ pub struct TxlakeConfig {
     /// Settings of the metric catalog.
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// The API service (`txlake serve`).
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// API keys of the service.
+    #[serde(default)]
+    pub auth: AuthConfig,
     /// Connections by name. The name is the SQL schema of their raw tables.
     #[serde(default)]
     pub connections: BTreeMap<String, ConnectionConfig>,
@@ -64,6 +70,89 @@ pub struct MetricsConfig {
     /// touchpoints weigh 1.0, so by default every touchpoint counts the same.
     #[serde(default)]
     pub csi_weights: BTreeMap<String, f64>,
+}
+
+/// `[server]`: the API service.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on (default `127.0.0.1:8080`). Without API keys only a loopback
+    /// address is allowed.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Rows a `POST /api/v1/query` or a table read returns at most (default 100,000).
+    #[serde(default = "default_query_row_limit")]
+    pub query_row_limit: usize,
+    /// Seconds a request may take before it is answered 503 (default 30).
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_secs: u64,
+    /// Largest request body in bytes (default 1 MiB).
+    #[serde(default = "default_body_limit")]
+    pub body_limit_bytes: usize,
+    /// Origins allowed by CORS (`["https://app.example.com"]`, or `["*"]`); none by default.
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
+    /// Memory for cached metric results, in bytes (default 256 MiB).
+    #[serde(default = "default_cache_bytes")]
+    pub cache_bytes: usize,
+    /// How often, at most, the server checks the lake for new commits, in milliseconds
+    /// (default 1000): a sync's commit reaches cached results within this time.
+    #[serde(default = "default_freshness_ms")]
+    pub freshness_ms: u64,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".to_string()
+}
+fn default_query_row_limit() -> usize {
+    100_000
+}
+fn default_request_timeout() -> u64 {
+    30
+}
+fn default_body_limit() -> usize {
+    1024 * 1024
+}
+fn default_cache_bytes() -> usize {
+    256 * 1024 * 1024
+}
+fn default_freshness_ms() -> u64 {
+    1000
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            query_row_limit: default_query_row_limit(),
+            request_timeout_secs: default_request_timeout(),
+            body_limit_bytes: default_body_limit(),
+            cors_origins: Vec::new(),
+            cache_bytes: default_cache_bytes(),
+            freshness_ms: default_freshness_ms(),
+        }
+    }
+}
+
+/// `[auth]`: who may call the API service.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// `[[auth.keys]]` entries, made by `txlake keys create`. None: local mode.
+    #[serde(default)]
+    pub keys: Vec<ApiKeyConfig>,
+}
+
+/// One API key: only its SHA-256 is stored.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    /// Who holds the key (shown in logs and errors, never the key).
+    pub name: String,
+    /// `viewer` (metrics, tables), `analyst` (+ SQL) or `admin` (+ syncs).
+    pub role: String,
+    /// Lower-case hex SHA-256 of the key.
+    pub sha256: String,
 }
 
 /// `[sync]`: when a stream's pending records are committed. A commit happens at a connector
@@ -293,6 +382,23 @@ mod tests {
         assert!(err.contains("sometimes"), "{err}");
         let err = parse("[lake\nurl=1").unwrap_err().to_string();
         assert!(err.contains("line"), "{err}");
+    }
+
+    #[test]
+    fn server_and_auth_sections_parse_with_defaults() {
+        let config = parse("").unwrap();
+        assert_eq!(config.server.listen, "127.0.0.1:8080");
+        assert!(config.auth.keys.is_empty());
+        let config = parse(
+            "[server]\nlisten = \"0.0.0.0:9000\"\nquery_row_limit = 10\n[[auth.keys]]\nname = \"bi\"\nrole = \"viewer\"\nsha256 = \"ab\"",
+        )
+        .unwrap();
+        assert_eq!(config.server.listen, "0.0.0.0:9000");
+        assert_eq!(config.server.query_row_limit, 10);
+        assert_eq!(config.server.request_timeout_secs, 30);
+        assert_eq!(config.auth.keys[0].role, "viewer");
+        let err = parse("[server]\nlisen = \"x\"").unwrap_err().to_string();
+        assert!(err.contains("lisen"), "{err}");
     }
 
     #[test]

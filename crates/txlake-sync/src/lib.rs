@@ -11,6 +11,6 @@ pub mod connectors;
 mod error;
 pub mod runner;
 
-pub use config::{CommitPolicy, ConnectionConfig, TxlakeConfig};
+pub use config::{ApiKeyConfig, AuthConfig, CommitPolicy, ConnectionConfig, ServerConfig, TxlakeConfig};
 pub use error::{Result, SyncError};
 pub use runner::{Observer, QuietObserver, StopHandle, SyncOptions, SyncReport, sync_connection};

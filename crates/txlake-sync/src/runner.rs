@@ -89,6 +89,9 @@ pub struct SyncOptions {
     pub policy: CommitPolicy,
     /// Stop requests (Ctrl-C, SIGTERM).
     pub stop: StopHandle,
+    /// The run's id in the history; a new UUID when absent. The API service picks it before
+    /// the run starts, so it can answer with it at once.
+    pub run_id: Option<String>,
 }
 
 /// What a run did.
@@ -163,7 +166,7 @@ pub async fn sync_connection(
 ) -> Result<SyncReport> {
     let connector_error = |source: ConnectorError| SyncError::Connector { connection: name.to_string(), source };
     let lake_error = |source: txlake_lake::LakeError| SyncError::Lake { connection: name.to_string(), source };
-    let run_id = uuid::Uuid::new_v4().to_string();
+    let run_id = options.run_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let started_at = Utc::now();
 
     let connector = registry.validated(&connection.connector, &connection.config).map_err(connector_error)?;

@@ -51,12 +51,32 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Set up a demo in DIR, sync the sample data and show a few rows: the five-minute tour.
+    /// Set up a demo, sync the sample data, print the TX scorecard and serve the API: the
+    /// five-minute tour.
     Quickstart {
         /// Folder for the demo's config and lake.
-        #[arg(default_value = "txlake-demo")]
+        #[arg(long, default_value = "txlake-demo")]
         dir: PathBuf,
+        /// Address for the API (loopback only: the demo has no API keys).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Stop after printing the scorecard, without serving the API.
+        #[arg(long)]
+        no_serve: bool,
     },
+    /// Serve the REST API (metrics, tables, SQL, syncs), /docs and /openapi.json.
+    Serve {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Address to listen on (overrides `[server] listen`).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// API keys for the service.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Print the OpenAPI document of the REST API.
+    Openapi,
     /// Sync connections into the lake (all of them when none is named).
     Sync {
         #[command(flatten)]
@@ -94,6 +114,21 @@ pub enum Command {
     /// Measure txlake on this machine.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+/// `txlake keys …`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a new API key: prints the key once and the lines to paste into txlake.toml (which
+    /// stores only its SHA-256).
+    Create {
+        /// Who the key is for (shown in logs and errors).
+        #[arg(long)]
+        name: String,
+        /// viewer (metrics, tables), analyst (+ SQL) or admin (+ syncs).
+        #[arg(long, default_value = "viewer")]
+        role: String,
+    },
 }
 
 /// `txlake connectors …`.
@@ -207,6 +242,25 @@ pub enum BenchCommand {
         /// Lake folder; an existing synced lake there is reused (default: a temporary folder).
         #[arg(long)]
         lake: Option<PathBuf>,
+    },
+    /// The REST API on 127.0.0.1 over a large sample lake: each metric's uncached latency,
+    /// then cached dashboard requests under concurrency (p50, p99, requests/s).
+    Api {
+        /// Customers in the sample world (about 10 touchpoint events each).
+        #[arg(long, default_value_t = 1_050_000)]
+        customers: u64,
+        /// Employees in the sample world.
+        #[arg(long, default_value_t = 42_000)]
+        employees: u64,
+        /// Lake folder; an existing synced lake there is reused (e.g. the one of `bench metrics`).
+        #[arg(long)]
+        lake: Option<PathBuf>,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// Cached requests in all.
+        #[arg(long, default_value_t = 50_000)]
+        requests: usize,
     },
 }
 

@@ -48,6 +48,19 @@ pub enum Aggregation {
     Max,
 }
 
+impl Aggregation {
+    /// The name used in metric headers.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Aggregation::Sum => "sum",
+            Aggregation::Count => "count",
+            Aggregation::CountDistinct => "count_distinct",
+            Aggregation::Min => "min",
+            Aggregation::Max => "max",
+        }
+    }
+}
+
 /// A base measure of the metric view.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Measure {

@@ -1,4 +1,5 @@
-//! `txlake bench ingest`: the sample connector into a file lake, measured end to end.
+//! `txlake bench …`: ingest (the sample connector into a file lake, end to end), metrics
+//! (every metric on ≥ 10 M events) and api (the REST service under load, on 127.0.0.1).
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -17,6 +18,9 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
             ingest(customers, employees, days, lake, incremental).await
         }
         BenchCommand::Metrics { customers, employees, lake } => metrics(customers, employees, lake).await,
+        BenchCommand::Api { customers, employees, lake, clients, requests } => {
+            api(customers, employees, lake, clients, requests).await
+        }
     }
 }
 
@@ -99,14 +103,19 @@ fn folder_size(path: &std::path::Path) -> u64 {
         .sum()
 }
 
-/// Times every metric at its default grouping on a sample lake of the given size.
-async fn metrics(customers: u64, employees: u64, lake: Option<std::path::PathBuf>) -> anyhow::Result<ExitCode> {
-    let (dir, temporary) = bench_dir(lake, "metrics")?;
+/// The sample world of `customers` customers in `dir/lake`, synced unless it is there
+/// already; the config has `extra` appended (keys, server settings).
+async fn sample_lake(
+    dir: &std::path::Path,
+    customers: u64,
+    employees: u64,
+    extra: &str,
+) -> anyhow::Result<TxlakeConfig> {
     let config_text = format!(
-        "[lake]\nurl = \"file://{}\"\n[connections.demo]\nconnector = \"sample\"\nconfig = {{ customers = {customers}, employees = {employees}, days = 365, seed = 42 }}\n",
+        "[lake]\nurl = \"file://{}\"\n[connections.demo]\nconnector = \"sample\"\nconfig = {{ customers = {customers}, employees = {employees}, days = 365, seed = 42 }}\n{extra}",
         dir.join("lake").display()
     );
-    let config = TxlakeConfig::parse(&config_text, std::path::Path::new("bench"), dir.clone(), &|_| None)?;
+    let config = TxlakeConfig::parse(&config_text, std::path::Path::new("bench"), dir.to_path_buf(), &|_| None)?;
     let lake = config.open_lake()?;
     if lake.list_raw_tables().await?.is_empty() {
         println!("syncing the sample world (customers={customers}, employees={employees}) into {} …", dir.display());
@@ -128,6 +137,13 @@ async fn metrics(customers: u64, employees: u64, lake: Option<std::path::PathBuf
     } else {
         println!("reusing the lake in {}", dir.display());
     }
+    Ok(config)
+}
+
+/// Times every metric at its default grouping on a sample lake of the given size.
+async fn metrics(customers: u64, employees: u64, lake: Option<std::path::PathBuf>) -> anyhow::Result<ExitCode> {
+    let (dir, temporary) = bench_dir(lake, "metrics")?;
+    let config = sample_lake(&dir, customers, employees, "").await?;
     let engine = crate::commands::query::open_engine(&config).await?;
     let events = engine.sql("SELECT count(*) FROM tx.touchpoints").await?.collect().await?;
     let events = arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(events[0].column(0)).value(0);
@@ -202,6 +218,132 @@ async fn metrics(customers: u64, employees: u64, lake: Option<std::path::PathBuf
         let plan = engine.metric(&name, &request).await?.explain(false, true)?.collect().await?;
         println!("{}", arrow::util::pretty::pretty_format_batches(&plan)?);
     }
+    if temporary {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Requests a dashboard repeats: each is asked once uncached, then over and over.
+const DASHBOARD_REQUESTS: [&str; 8] = [
+    "/api/v1/metrics/nps?group_by=segment",
+    "/api/v1/metrics/csat?group_by=touchpoint",
+    "/api/v1/metrics/tx_scorecard?grain=quarter",
+    "/api/v1/metrics/customer_churn?grain=month",
+    "/api/v1/metrics/journey_funnel?group_by=stage,stage_order",
+    "/api/v1/metrics/enps?group_by=department",
+    "/api/v1/metrics/customer_ltv?group_by=segment",
+    "/api/v1/metrics/nps?group_by=segment&grain=month&format=csv",
+];
+
+/// The API service on 127.0.0.1 over a sample lake: each metric's uncached latency, then
+/// `requests` cached requests from `clients` concurrent keep-alive clients (p50, p99, req/s).
+/// Client and server share the machine's cores, so the figures are a floor.
+async fn api(
+    customers: u64,
+    employees: u64,
+    lake: Option<std::path::PathBuf>,
+    clients: usize,
+    requests: usize,
+) -> anyhow::Result<ExitCode> {
+    let (dir, temporary) = bench_dir(lake, "metrics")?;
+    let key = txlake_server::auth::generate_key();
+    let keys = txlake_server::auth::config_snippet("bench", txlake_server::auth::Role::Viewer, &key.sha256);
+    let config = sample_lake(&dir, customers, employees, &keys).await?;
+    let state = txlake_server::AppState::open(config).await?;
+    let started = Instant::now();
+    state.engine().refresh_materialized().await?;
+    println!("materialized views computed in {:.2} s (once per lake version)", started.elapsed().as_secs_f64());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(txlake_server::serve(state, listener, async move {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::builder().pool_max_idle_per_host(clients).build()?;
+    let get = |path: &str| client.get(format!("{base}{path}")).bearer_auth(&key.key).send();
+
+    println!();
+    println!("uncached (first request of each metric, overall):");
+    let names: Vec<String> = {
+        let catalog: serde_json::Value = get("/api/v1/metrics").await?.json().await?;
+        catalog["metrics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["name"].as_str().map(String::from))
+            .collect()
+    };
+    let mut rows = Vec::new();
+    for name in &names {
+        let started = Instant::now();
+        let response = get(&format!("/api/v1/metrics/{name}")).await?;
+        let status = response.status();
+        let bytes = response.bytes().await?.len();
+        rows.push(vec![
+            name.clone(),
+            status.as_u16().to_string(),
+            format!("{:.1}", started.elapsed().as_secs_f64() * 1e3),
+            bytes.to_string(),
+        ]);
+    }
+    for path in DASHBOARD_REQUESTS {
+        let started = Instant::now();
+        let response = get(path).await?;
+        anyhow::ensure!(response.status().is_success(), "{path}: {}", response.status());
+        response.bytes().await?;
+        rows.push(vec![
+            path.to_string(),
+            "200".into(),
+            format!("{:.1}", started.elapsed().as_secs_f64() * 1e3),
+            "-".into(),
+        ]);
+    }
+    print!("{}", crate::commands::text_table(&["metric / request", "status", "ms", "bytes"], &rows));
+
+    println!();
+    println!(
+        "cached: {requests} requests from {clients} concurrent clients over {} dashboard requests …",
+        DASHBOARD_REQUESTS.len()
+    );
+    let per_client = requests.div_ceil(clients);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let client = client.clone();
+        let base = base.clone();
+        let key = key.key.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(per_client);
+            for i in 0..per_client {
+                let path = DASHBOARD_REQUESTS[(c + i) % DASHBOARD_REQUESTS.len()];
+                let sent = Instant::now();
+                let response = client.get(format!("{base}{path}")).bearer_auth(&key).send().await?;
+                anyhow::ensure!(response.status().is_success(), "{path}: {}", response.status());
+                response.bytes().await?;
+                latencies.push(sent.elapsed().as_secs_f64());
+            }
+            Ok::<_, anyhow::Error>(latencies)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(requests);
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    latencies.sort_by(f64::total_cmp);
+    let percentile = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)] * 1e3;
+    println!("requests        {}", latencies.len());
+    println!("requests/s      {:.0}", latencies.len() as f64 / seconds);
+    println!("p50             {:.2} ms", percentile(0.50));
+    println!("p99             {:.2} ms", percentile(0.99));
+    println!("max             {:.2} ms", percentile(1.0));
+    match peak_rss_bytes() {
+        Some(rss) => println!("peak RSS        {:.0} MB (server and clients)", rss as f64 / 1e6),
+        None => println!("peak RSS        unknown (no /proc/self/status)"),
+    }
+    let _ = stop.send(());
+    server.await??;
     if temporary {
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -3,10 +3,12 @@
 mod bench;
 mod connectors;
 mod init;
+mod keys;
 mod metrics;
 mod query;
 mod quickstart;
 mod runs;
+mod serve;
 mod sync;
 
 use std::process::ExitCode;
@@ -17,7 +19,15 @@ use crate::cli::{Cli, Command};
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Init { dir, force } => init::run(&dir, force),
-        Command::Quickstart { dir } => quickstart::run(&dir, cli.quiet).await,
+        Command::Quickstart { dir, listen, no_serve } => {
+            quickstart::run(&dir, (!no_serve).then_some(listen.as_str()), cli.quiet).await
+        }
+        Command::Serve { config, listen } => serve::run(&config.config, listen.as_deref()).await,
+        Command::Keys(command) => keys::run(command),
+        Command::Openapi => {
+            print!("{}", txlake_server::openapi::json());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Sync { config, connections, full_refresh } => {
             sync::run(&config.config, &connections, full_refresh, cli.quiet).await
         }

@@ -1,4 +1,5 @@
-//! `txlake quickstart`: init + sync of the sample world + a first query, in one command.
+//! `txlake quickstart`: init + sync of the sample world + the TX scorecard + the API, in one
+//! command.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -8,7 +9,7 @@ use txlake_engine::{Grain, MetricRequest};
 use txlake_sync::TxlakeConfig;
 
 use crate::cli::OutputFormat;
-use crate::commands::{init, query, sync};
+use crate::commands::{init, query, serve, sync};
 
 /// The scorecard columns a newcomer sees first.
 const HEADLINES: [&str; 8] = [
@@ -22,8 +23,9 @@ const HEADLINES: [&str; 8] = [
     "avg_employee_ltv",
 ];
 
-/// Sets up `dir` (keeping an existing config), syncs it and prints a first result.
-pub async fn run(dir: &Path, quiet: bool) -> anyhow::Result<ExitCode> {
+/// Sets up `dir` (keeping an existing config), syncs it, prints a first result and, with
+/// `listen`, serves the API there.
+pub async fn run(dir: &Path, listen: Option<&str>, quiet: bool) -> anyhow::Result<ExitCode> {
     let config_path = dir.join("txlake.toml");
     if config_path.exists() {
         println!("Using the existing {}", config_path.display());
@@ -50,13 +52,27 @@ pub async fn run(dir: &Path, quiet: bool) -> anyhow::Result<ExitCode> {
     println!();
     println!("Total Experience scorecard by quarter (txlake metrics show tx_scorecard --grain quarter):");
     print!("{}", query::render(&batches, OutputFormat::Table)?);
-    let shown = config_path.display();
+    let shown = config_path.display().to_string();
     println!();
     println!("Try next:");
     println!("  txlake metrics list --config {shown}");
     println!("  txlake metrics show --config {shown} nps --group-by segment --grain month");
     println!("  txlake query --config {shown} \"SELECT segment, count(*) FROM tx.customers GROUP BY segment\"");
-    println!("  txlake connectors discover --config {shown} demo");
-    println!("  txlake runs --config {shown}");
-    Ok(ExitCode::SUCCESS)
+    let Some(listen) = listen else {
+        println!("  txlake serve --config {shown}");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let banner = |address: std::net::SocketAddr| {
+        let base = format!("http://{address}");
+        println!();
+        println!("The txlake API is up (local mode: no API keys, so only this machine can reach it). Open:");
+        println!("  {base}/docs                                        interactive API reference");
+        println!("  {base}/api/v1/metrics                              the metric catalog");
+        println!("  {base}/api/v1/metrics/nps?group_by=segment         NPS by segment (JSON)");
+        println!("  {base}/api/v1/metrics/nps?group_by=segment&format=csv    … as CSV (Power BI: Get data → Web)");
+        println!("  {base}/api/v1/metrics/tx_scorecard?grain=quarter   the TX scorecard by quarter");
+        println!("  curl -s '{base}/api/v1/metrics/csat?group_by=touchpoint&order_by=-csat_pct'");
+        println!("Ctrl-C stops it; `txlake serve --config {shown}` starts it again.");
+    };
+    serve::serve(config, Some(listen), Some(&banner)).await
 }

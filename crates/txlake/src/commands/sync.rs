@@ -31,7 +31,7 @@ pub async fn run(
     }
     let lake = config.open_lake()?;
     let registry = builtin_registry();
-    let options = SyncOptions { full_refresh, policy: config.sync.clone(), stop: StopHandle::new() };
+    let options = SyncOptions { full_refresh, policy: config.sync.clone(), stop: StopHandle::new(), run_id: None };
     listen_for_stop(options.stop.clone());
 
     let mut reports = Vec::new();

@@ -1,0 +1,129 @@
+//! The txlake API service: the metric catalog, canonical tables, read-only SQL and sync runs
+//! over HTTP for dashboards (Power BI first), with API-key auth, an OpenAPI document and
+//! interactive docs, health probes and Prometheus metrics.
+//!
+//! [`router`] builds the axum application over an [`AppState`]; [`serve`] runs it until a
+//! shutdown signal, letting requests in flight finish.
+
+pub mod api;
+pub mod auth;
+pub mod cache;
+pub mod error;
+pub mod format;
+pub mod openapi;
+pub mod sql_guard;
+pub mod state;
+pub mod syncs;
+pub mod telemetry;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse};
+use axum::routing::{get, post};
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tower_http::timeout::TimeoutLayer;
+
+pub use error::ApiError;
+pub use state::{AppState, StartError};
+
+/// The application: every route, auth inside the handlers, body and time limits, CORS and
+/// request metrics.
+pub fn router(state: Arc<AppState>) -> Router {
+    let server = &state.config.server;
+    let telemetry = state.telemetry.clone();
+    let api = Router::new()
+        .route("/api/v1/metrics", get(api::metrics::list))
+        .route("/api/v1/metrics/{name}", get(api::metrics::show))
+        .route("/api/v1/tables", get(api::tables::list))
+        .route("/api/v1/tables/{table}", get(api::tables::rows))
+        .route("/api/v1/query", post(api::query::run))
+        .route("/api/v1/connections", get(api::syncs::connections))
+        .route("/api/v1/connections/{name}/sync", post(api::syncs::start))
+        .route("/api/v1/syncs", get(api::syncs::list))
+        .route("/api/v1/syncs/{id}", get(api::syncs::show))
+        .route("/healthz", get(api::health::healthz))
+        .route("/readyz", get(api::health::readyz))
+        .route("/metrics", get(api::health::prometheus))
+        .route("/openapi.json", get(openapi_json))
+        .route("/docs", get(docs))
+        .route("/", get(|| async { axum::response::Redirect::temporary("/docs") }))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        // `layer`, not `route_layer`: the fallback's 404s are counted too (as `unmatched`).
+        .layer(axum::middleware::from_fn_with_state(telemetry, telemetry::track))
+        .with_state(state.clone());
+    api.layer(DefaultBodyLimit::max(server.body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(server.request_timeout_secs),
+        ))
+        .layer(cors(&server.cors_origins))
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    if origins.is_empty() {
+        return CorsLayer::new();
+    }
+    let layer = CorsLayer::new().allow_methods(Any).allow_headers(Any);
+    if origins.iter().any(|o| o == "*") {
+        return layer.allow_origin(Any);
+    }
+    let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    layer.allow_origin(AllowOrigin::list(origins))
+}
+
+async fn openapi_json() -> impl IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], openapi::json())
+}
+
+/// The interactive reference (Scalar). The page loads Scalar's script from its CDN in the
+/// browser; nothing is downloaded when txlake is built.
+async fn docs() -> Html<String> {
+    Html(utoipa_scalar::Scalar::new(<openapi::ApiDoc as utoipa::OpenApi>::openapi()).to_html())
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found("not_found", format!("no endpoint {}; see /docs or /openapi.json", uri.path()))
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on {}; see /docs", uri.path()),
+    )
+}
+
+/// Why the server will not listen where it was asked.
+pub fn check_listen(address: &SocketAddr, has_keys: bool) -> Result<(), String> {
+    if has_keys || address.ip().is_loopback() {
+        return Ok(());
+    }
+    Err(format!(
+        "no API keys are configured (local mode), so txlake only listens on a loopback address, not {address}: \
+         create a key with `txlake keys create --name powerbi --role viewer`, paste the lines it prints into \
+         txlake.toml, and start again (or listen on 127.0.0.1)"
+    ))
+}
+
+/// Serves `state` on `listener` until `shutdown` completes; requests in flight finish first.
+pub async fn serve(
+    state: Arc<AppState>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    // The views computed per lake version are computed now, so that the first dashboard
+    // request does not wait for them.
+    let warm = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = warm.engine().refresh_materialized().await {
+            tracing::warn!("could not compute the materialized views: {e}");
+        }
+    });
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}
