@@ -127,3 +127,46 @@ pub async fn serve(
     });
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Method, Request};
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    #[test]
+    fn local_mode_listens_on_loopback_only() {
+        assert!(check_listen(&"127.0.0.1:8080".parse().unwrap(), false).is_ok());
+        assert!(check_listen(&"[::1]:8080".parse().unwrap(), false).is_ok());
+        let refused = check_listen(&"0.0.0.0:8080".parse().unwrap(), false).unwrap_err();
+        assert!(refused.contains("txlake keys create"), "{refused}");
+        assert!(check_listen(&"0.0.0.0:8080".parse().unwrap(), true).is_ok());
+    }
+
+    async fn preflight(origins: &[&str], origin: &str) -> Option<String> {
+        let origins: Vec<String> = origins.iter().map(|o| o.to_string()).collect();
+        let app: Router = Router::new().route("/x", get(|| async { "x" })).layer(cors(&origins));
+        let request = Request::builder()
+            .method(Method::OPTIONS)
+            .uri("/x")
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .body(Body::empty())
+            .unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        response.headers().get("access-control-allow-origin").map(|v| v.to_str().unwrap().to_string())
+    }
+
+    #[tokio::test]
+    async fn cors_allows_the_configured_origins_only() {
+        assert_eq!(preflight(&[], "https://bi.example.com").await, None, "no origins: no CORS");
+        assert_eq!(
+            preflight(&["https://bi.example.com"], "https://bi.example.com").await.as_deref(),
+            Some("https://bi.example.com")
+        );
+        assert_eq!(preflight(&["https://bi.example.com"], "https://evil.example.com").await, None);
+        assert_eq!(preflight(&["*"], "https://any.example.com").await.as_deref(), Some("*"));
+    }
+}

@@ -152,10 +152,15 @@ impl Telemetry {
 pub async fn track(State(telemetry): State<Arc<Telemetry>>, request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().cloned();
     let method = request.method().clone();
+    // The access log shows the URI with any `api_key` value masked: keys never reach logs.
+    let uri = tracing::enabled!(tracing::Level::DEBUG).then(|| crate::auth::redact_uri(request.uri()));
     let started = Instant::now();
     let response = next.run(request).await;
     let route = route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
     telemetry.record_request(route, &method, response.status(), started.elapsed());
+    if let Some(uri) = uri {
+        tracing::debug!(%method, %uri, status = response.status().as_u16(), ms = started.elapsed().as_secs_f64() * 1e3, "request");
+    }
     response
 }
 
