@@ -307,7 +307,7 @@ async fn read_only_sql_with_a_row_limit_and_the_guard() {
     assert_eq!(error_code(broken_body).await, (400, "invalid_body".into()));
     let huge = "x".repeat(2 * 1024 * 1024);
     let too_big = server.query(&analyst, &huge).await;
-    assert_eq!(too_big.status().as_u16(), 413, "bodies are bounded");
+    assert_eq!(error_code(too_big).await, (413, "body_too_large".into()), "bodies are bounded");
 }
 
 #[tokio::test]

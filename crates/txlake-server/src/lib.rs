@@ -26,7 +26,6 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse};
 use axum::routing::{get, post};
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
-use tower_http::timeout::TimeoutLayer;
 
 pub use error::ApiError;
 pub use state::{AppState, StartError};
@@ -57,12 +56,31 @@ pub fn router(state: Arc<AppState>) -> Router {
         // `layer`, not `route_layer`: the fallback's 404s are counted too (as `unmatched`).
         .layer(axum::middleware::from_fn_with_state(telemetry, telemetry::track))
         .with_state(state.clone());
+    let timeout = Duration::from_secs(server.request_timeout_secs);
     api.layer(DefaultBodyLimit::max(server.body_limit_bytes))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(server.request_timeout_secs),
-        ))
+        .layer(axum::middleware::from_fn_with_state(timeout, deadline))
         .layer(cors(&server.cors_origins))
+}
+
+/// Answers 408 in the API's error shape when a request takes longer than `timeout`
+/// (`[server] request_timeout_secs`); the work is dropped with it.
+async fn deadline(
+    axum::extract::State(timeout): axum::extract::State<Duration>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!(
+                "the request took longer than {} s ([server] request_timeout_secs); ask for less (filters, a coarser grain) or raise the limit",
+                timeout.as_secs()
+            ),
+        )
+        .into_response(),
+    }
 }
 
 fn cors(origins: &[String]) -> CorsLayer {
@@ -157,6 +175,22 @@ mod tests {
             .unwrap();
         let response = app.oneshot(request).await.unwrap();
         response.headers().get("access-control-allow-origin").map(|v| v.to_str().unwrap().to_string())
+    }
+
+    #[tokio::test]
+    async fn a_request_past_its_deadline_is_a_json_408() {
+        let app: Router = Router::new()
+            .route("/slow", get(|| std::future::pending::<&'static str>()))
+            .route("/fast", get(|| async { "ok" }))
+            .layer(axum::middleware::from_fn_with_state(Duration::from_millis(5), deadline));
+        let response = app.clone().oneshot(Request::get("/slow").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+        let body = axum::body::to_bytes(response.into_body(), 4096).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], "request_timeout");
+        assert!(body["error"]["message"].as_str().unwrap().contains("request_timeout_secs"));
+        let response = app.oneshot(Request::get("/fast").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
     }
 
     #[tokio::test]

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::Response;
 use datafusion::error::DataFusionError;
@@ -52,13 +53,14 @@ pub struct QueryBody {
         (status = 401, description = "No or unknown API key", body = ErrorBody),
         (status = 403, description = "The key's role is not analyst or admin", body = ErrorBody),
         (status = 408, description = "The query ran past the time limit", body = ErrorBody),
+        (status = 413, description = "The body is over `[server] body_limit_bytes`", body = ErrorBody),
     )
 )]
 pub async fn run(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     uri: Uri,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     state.authorize(&headers, uri.query(), Role::Analyst)?;
     let params = Params::parse(uri.query())?;
@@ -69,6 +71,11 @@ pub async fn run(
         ));
     }
     let format = Format::negotiate(params.get("format"), headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()))?;
+    let body = body.map_err(|rejection| {
+        let status = rejection.status();
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "body_too_large" } else { "invalid_body" };
+        ApiError::new(status, code, format!("{rejection} ([server] body_limit_bytes bounds request bodies)"))
+    })?;
     let body: QueryBody = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request("invalid_body", format!("the body must be JSON {{\"sql\": \"SELECT …\"}}: {e}"))
     })?;
