@@ -213,19 +213,6 @@ fn metric_request(def: &MetricDef, params: &Params) -> Result<MetricRequest, Api
             )
         })?),
     };
-    let number = |name: &str| -> Result<Option<usize>, ApiError> {
-        params
-            .get(name)
-            .map(|text| {
-                text.parse::<usize>().map_err(|_| {
-                    ApiError::bad_request(
-                        "invalid_parameter",
-                        format!("invalid `{name}` value `{text}`: expected a whole number ≥ 0"),
-                    )
-                })
-            })
-            .transpose()
-    };
     Ok(MetricRequest {
         group_by: params.list("group_by"),
         grain,
@@ -237,7 +224,7 @@ fn metric_request(def: &MetricDef, params: &Params) -> Result<MetricRequest, Api
             .filter_map(|d| params.get(d).map(|v| (d.clone(), v.split(',').map(|s| s.trim().to_string()).collect())))
             .collect(),
         order_by: params.list("order_by").iter().map(|o| OrderBy::parse(o)).collect(),
-        limit: number("limit")?,
-        offset: number("offset")?.unwrap_or(0),
+        limit: params.number("limit")?,
+        offset: params.number("offset")?.unwrap_or(0),
     })
 }

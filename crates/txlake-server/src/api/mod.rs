@@ -50,6 +50,20 @@ impl Params {
             .unwrap_or_default()
     }
 
+    /// A whole-number parameter (`limit`, `offset`), if given.
+    pub fn number(&self, name: &str) -> Result<Option<usize>, ApiError> {
+        self.get(name)
+            .map(|text| {
+                text.parse::<usize>().map_err(|_| {
+                    ApiError::bad_request(
+                        "invalid_parameter",
+                        format!("invalid `{name}` value `{text}`: expected a whole number ≥ 0"),
+                    )
+                })
+            })
+            .transpose()
+    }
+
     /// Parameter names, in order.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(|(n, _)| n.as_str())

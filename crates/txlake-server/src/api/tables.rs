@@ -161,24 +161,14 @@ pub async fn rows(
         frame = frame.select_columns(&selected).map_err(|e| engine_error(e.into()))?;
     }
     let max = state.config.server.query_row_limit;
-    let number = |name: &str, default: usize| -> Result<usize, ApiError> {
-        params.get(name).map_or(Ok(default), |text| {
-            text.parse().map_err(|_| {
-                ApiError::bad_request(
-                    "invalid_parameter",
-                    format!("invalid `{name}` value `{text}`: expected a whole number ≥ 0"),
-                )
-            })
-        })
-    };
-    let limit = number("limit", DEFAULT_LIMIT.min(max))?;
+    let limit = params.number("limit")?.unwrap_or(DEFAULT_LIMIT.min(max));
     if limit > max {
         return Err(ApiError::bad_request(
             "limit_too_large",
             format!("`limit` {limit} is over the maximum of {max} rows ([server] query_row_limit); page with `offset`"),
         ));
     }
-    let frame = frame.limit(number("offset", 0)?, Some(limit)).map_err(|e| engine_error(e.into()))?;
+    let frame = frame.limit(params.number("offset")?.unwrap_or(0), Some(limit)).map_err(|e| engine_error(e.into()))?;
     let stream = frame.execute_stream().await.map_err(|e| engine_error(e.into()))?;
     Ok(format::response(format, format::stream_body(format, stream)))
 }
