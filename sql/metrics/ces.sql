@@ -15,6 +15,7 @@
 -- derived: ces = CAST(effort_sum AS DOUBLE) / NULLIF(responses, 0)
 -- derived: low_effort_share = 100.0 * low_effort / NULLIF(responses, 0)
 -- min_group: 1
+-- materialized: true
 CREATE VIEW metrics.ces AS
 SELECT
     s.answered_at                                           AS answered_at,

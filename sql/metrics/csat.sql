@@ -15,6 +15,7 @@
 -- derived: csat = 100.0 * satisfied / NULLIF(responses, 0)
 -- derived: csat_mean = CAST(score_sum AS DOUBLE) / NULLIF(responses, 0)
 -- min_group: 1
+-- materialized: true
 CREATE VIEW metrics.csat AS
 SELECT
     s.answered_at                                           AS answered_at,

@@ -21,6 +21,7 @@
 -- derived: csi = weighted_score / NULLIF(weight, 0)
 -- derived: csi_unweighted = normalised_sum / NULLIF(responses, 0)
 -- min_group: 1
+-- materialized: true
 CREATE VIEW metrics.csi AS
 SELECT
     a.answered_at,

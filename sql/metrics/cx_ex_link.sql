@@ -24,6 +24,7 @@
 -- kind: table
 -- dimensions: employee_key, team, department, role
 -- order_by: team, employee_key
+-- materialized: true
 CREATE VIEW metrics.cx_ex_link AS
 WITH agent_tickets AS (
     SELECT t.assignee_key AS employee_key, count(*) AS tickets, count(DISTINCT t.customer_key) AS customers_served

@@ -23,6 +23,7 @@
 -- derived: attrition_rate = 100.0 * leavers / NULLIF(headcount, 0)
 -- derived: annualized_attrition_rate = 12.0 * attrition_rate
 -- derived: net_change = hires - leavers
+-- materialized: true
 CREATE VIEW metrics.employee_attrition AS
 WITH event_times AS (SELECT first_t, last_t FROM tx.event_times),
 bounds AS (

@@ -23,6 +23,7 @@
 -- derived: conversion_pct = 100.0 * converted / NULLIF(previous_stage_customers, 0)
 -- derived: avg_days_from_previous = days_from_previous / NULLIF(converted, 0)
 -- derived: avg_days_from_first_touch = days_from_first_touch / NULLIF(customers, 0)
+-- materialized: true
 CREATE VIEW metrics.journey_funnel AS
 WITH stages AS (SELECT stage_order, stage, previous_stage FROM tx.journey_stages),
 -- One row per customer: its segment, first touchpoint and the first time it met each stage.

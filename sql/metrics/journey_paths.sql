@@ -15,6 +15,7 @@
 -- kind: table
 -- dimensions: segment, path, last_stage, in_stage_order
 -- order_by: customers desc, segment, path
+-- materialized: true
 CREATE VIEW metrics.journey_paths AS
 -- A customer's path, row by row from its stage times: each reached stage becomes a mark
 -- "<20-digit microseconds><stage_order>:<stage>", so sorting the marks as text orders the

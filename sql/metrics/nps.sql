@@ -24,6 +24,7 @@
 -- derived: detractor_share = 100.0 * detractors / NULLIF(responses, 0)
 -- derived: mean_score = CAST(score_sum AS DOUBLE) / NULLIF(responses, 0)
 -- min_group: 1
+-- materialized: true
 CREATE VIEW metrics.nps AS
 SELECT
     s.answered_at                                        AS answered_at,

@@ -19,6 +19,7 @@
 -- measures: employees:sum, tenure_days_sum:sum, longest_tenure_days:max
 -- derived: avg_tenure_days = tenure_days_sum / NULLIF(employees, 0)
 -- derived: avg_tenure_years = avg_tenure_days / 365.25
+-- materialized: true
 CREATE VIEW metrics.tenure AS
 WITH event_times AS (SELECT last_t AS t FROM tx.event_times),
 bounds AS (

@@ -17,6 +17,7 @@
 -- kind: table
 -- dimensions: stage, stage_order, segment, acquisition_channel
 -- order_by: stage_order, segment, acquisition_channel
+-- materialized: true
 CREATE VIEW metrics.time_to_stage AS
 WITH stages AS (SELECT stage_order, stage, previous_stage FROM tx.journey_stages),
 -- One row per customer: its first touchpoint and the first time it met each stage.

@@ -25,6 +25,7 @@
 -- derived: better_by = CASE WHEN ces_responses = responses THEN target - actual ELSE actual - target END
 -- derived: meets_target = better_by >= -0.000000001
 -- min_group: 1
+-- materialized: true
 CREATE VIEW metrics.touchpoint_scorecard AS
 SELECT
     s.answered_at                                          AS answered_at,

@@ -6,6 +6,7 @@ mod cli;
 mod crash;
 mod delta_format;
 mod planted_effects;
+mod rollups;
 mod s3;
 mod support;
 mod sync_modes;

@@ -45,6 +45,8 @@ pub struct EngineSettings {
 pub struct Engine {
     ctx: SessionContext,
     metrics: BTreeMap<String, MetricDef>,
+    /// The rollups of the materialized aggregate metrics, by metric name.
+    rollups: BTreeMap<String, Arc<MaterializedView>>,
     raw_tables: Vec<TableId>,
     views: Vec<String>,
     materialized: Vec<Arc<MaterializedView>>,
@@ -108,6 +110,7 @@ impl Engine {
         let metrics_schema = schema(&*catalog, "metrics")?;
         metrics_schema.register_table("csi_weights".into(), csi_weights(settings)?)?;
         let mut metrics = BTreeMap::new();
+        let mut rollups = BTreeMap::new();
         for file in sources.metrics() {
             let def = MetricDef::parse(file)?;
             ctx.sql(&def.body)
@@ -115,14 +118,22 @@ impl Engine {
                 .map_err(|e| EngineError::file(&file.path, 0, format!("the metric view does not plan: {e}")))?;
             check_columns(&ctx, &def).await?;
             if def.materialized {
-                materialized.push(materialize(&ctx, "metrics", &def.name, &lake_version).await?);
+                match metric::rollup::plan(&ctx, &def).await? {
+                    Some(plan) => {
+                        let name = format!("metrics.{} (rollup by dimensions × day)", def.name);
+                        let rollup = Arc::new(MaterializedView::new(name, plan, lake_version.clone()));
+                        rollups.insert(def.name.clone(), rollup.clone());
+                        materialized.push(rollup);
+                    }
+                    None => materialized.push(materialize(&ctx, "metrics", &def.name, &lake_version).await?),
+                }
             }
             metrics.insert(def.name.clone(), def);
         }
         for warning in &warnings {
             tracing::warn!("{warning}");
         }
-        Ok(Self { ctx, metrics, raw_tables, views, materialized, lake_version, warnings })
+        Ok(Self { ctx, metrics, rollups, raw_tables, views, materialized, lake_version, warnings })
     }
 
     /// The session, for SQL over `<connection>.<stream>`, `tx.*` and `metrics.*`.
@@ -148,9 +159,23 @@ impl Engine {
         })
     }
 
-    /// Plans the answer to a metric request.
+    /// Plans the answer to a metric request: over the metric's rollup where it has one that
+    /// answers the request exactly, else over its view.
     pub async fn metric(&self, name: &str, request: &MetricRequest) -> Result<DataFrame> {
-        metric::compose(&self.ctx, self.metric_def(name)?, request).await
+        let rollup = self.rollups.get(name).map(|r| r.clone() as Arc<dyn datafusion::catalog::TableProvider>);
+        metric::compose(&self.ctx, self.metric_def(name)?, request, rollup).await
+    }
+
+    /// Whether the metric keeps a rollup by dimensions × day (an aggregate metric marked
+    /// `-- materialized: true`).
+    pub fn has_rollup(&self, name: &str) -> bool {
+        self.rollups.contains_key(name)
+    }
+
+    /// Plans the answer to a metric request over the metric's view alone, never its rollup:
+    /// what [`Engine::metric`] answers, computed the long way (for checks and benchmarks).
+    pub async fn metric_from_view(&self, name: &str, request: &MetricRequest) -> Result<DataFrame> {
+        metric::compose(&self.ctx, self.metric_def(name)?, request, None).await
     }
 
     /// The raw tables found in the lake.
@@ -170,7 +195,8 @@ impl Engine {
         Ok(self.lake_version.current().await?)
     }
 
-    /// The views computed once per lake version (`-- materialized: true`).
+    /// The views computed once per lake version (`-- materialized: true`): helper views and
+    /// table metrics by their rows, aggregate metrics by their rollup.
     pub fn materialized_views(&self) -> &[Arc<MaterializedView>] {
         &self.materialized
     }

@@ -151,8 +151,9 @@ pub struct MetricDef {
     pub min_group_measure: String,
     /// Result ordering when a request gives none (`-- order_by: customers desc, path`).
     pub order_by: Vec<super::OrderBy>,
-    /// Whether the metric's rows are computed once per lake version (`-- materialized: true`)
-    /// and every request aggregates them from memory.
+    /// Whether the metric is computed once per lake version (`-- materialized: true`): an
+    /// aggregate metric as its rollup by dimensions × day, which requests re-aggregate from
+    /// memory; a table metric (or one with a `count_distinct` measure) as its rows.
     pub materialized: bool,
     /// Source file.
     pub file: String,

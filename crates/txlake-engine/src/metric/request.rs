@@ -1,13 +1,17 @@
-//! Turns a metric request into one query over the metric's view.
+//! Turns a metric request into one query over the metric's view (or its rollup).
+
+use std::sync::Arc;
 
 use arrow::datatypes::DataType;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use datafusion::catalog::TableProvider;
 use datafusion::common::{Column, ScalarValue, TableReference};
 use datafusion::functions::datetime::expr_fn::date_trunc;
 use datafusion::functions_aggregate::expr_fn::{count, count_distinct, max, min, sum};
 use datafusion::prelude::{DataFrame, Expr, SessionContext, cast, lit};
 
 use super::definition::{Aggregation, Grain, MetricDef, MetricKind};
+use super::rollup;
 use crate::error::{EngineError, Result};
 
 /// One result column to order by.
@@ -95,9 +99,25 @@ fn check_dimension(def: &MetricDef, name: &str) -> Result<()> {
     }
 }
 
-/// Builds the query answering `request` over `metrics.<name>`.
-pub(crate) async fn compose(ctx: &SessionContext, def: &MetricDef, request: &MetricRequest) -> Result<DataFrame> {
-    let mut frame = ctx.table(TableReference::partial("metrics", def.name.as_str())).await?;
+/// Builds the query answering `request` over `metrics.<name>`, or over the metric's `rollup`
+/// (see [`super::rollup`]) when it answers the request exactly.
+pub(crate) async fn compose(
+    ctx: &SessionContext,
+    def: &MetricDef,
+    request: &MetricRequest,
+    rollup: Option<Arc<dyn TableProvider>>,
+) -> Result<DataFrame> {
+    let from = request.from.as_deref().map(|value| parse_time("from", value, false)).transpose()?;
+    let to = request.to.as_deref().map(|value| parse_time("to", value, true)).transpose()?;
+    let rollup = rollup.filter(|_| {
+        def.kind == MetricKind::Aggregate
+            && from.is_none_or(rollup::on_day_boundary)
+            && to.is_none_or(rollup::on_day_boundary)
+    });
+    let mut frame = match &rollup {
+        Some(rows) => ctx.read_table(rows.clone())?,
+        None => ctx.table(TableReference::partial("metrics", def.name.as_str())).await?,
+    };
 
     for (dimension, values) in &request.filters {
         check_dimension(def, dimension)?;
@@ -126,11 +146,11 @@ pub(crate) async fn compose(ctx: &SessionContext, def: &MetricDef, request: &Met
         }
         (None, false) => None,
     };
-    if let (Some(time), Some(from)) = (time, &request.from) {
-        frame = frame.filter(column(time).gt_eq(timestamp(parse_time("from", from, false)?)))?;
+    if let (Some(time), Some(from)) = (time, from) {
+        frame = frame.filter(column(time).gt_eq(timestamp(from)))?;
     }
-    if let (Some(time), Some(to)) = (time, &request.to) {
-        frame = frame.filter(column(time).lt(timestamp(parse_time("to", to, true)?)))?;
+    if let (Some(time), Some(to)) = (time, to) {
+        frame = frame.filter(column(time).lt(timestamp(to)))?;
     }
 
     let mut default_order = Vec::new();
@@ -163,14 +183,17 @@ pub(crate) async fn compose(ctx: &SessionContext, def: &MetricDef, request: &Met
                 .iter()
                 .map(|m| {
                     let value = column(&m.name);
-                    match m.aggregation {
-                        Aggregation::Sum => sum(value),
-                        Aggregation::Count => count(value),
-                        Aggregation::CountDistinct => count_distinct(value),
-                        Aggregation::Min => min(value),
-                        Aggregation::Max => max(value),
-                    }
-                    .alias(&m.name)
+                    let over_rollup =
+                        rollup.as_ref().and_then(|_| rollup::reaggregate(m.aggregation, value.clone()));
+                    over_rollup
+                        .unwrap_or_else(|| match m.aggregation {
+                            Aggregation::Sum => sum(value),
+                            Aggregation::Count => count(value),
+                            Aggregation::CountDistinct => count_distinct(value),
+                            Aggregation::Min => min(value),
+                            Aggregation::Max => max(value),
+                        })
+                        .alias(&m.name)
                 })
                 .collect();
             frame = frame.aggregate(groups, aggregates)?;
