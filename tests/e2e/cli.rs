@@ -160,15 +160,30 @@ fn quickstart_syncs_prints_the_scorecard_serves_the_api_and_stops_on_sigterm() {
     assert!(out.contains("2025-10-01"), "four quarters of the default year:\n{out}");
     assert!(out.contains("local mode"), "{out}");
 
-    // The URLs it prints answer.
-    let base = docs_url.trim_end_matches("/docs").to_string();
+    // Every URL it prints answers, the `curl` line's too.
+    let mut urls = vec![docs_url.clone()];
+    loop {
+        let Some(Ok(line)) = lines.next() else { panic!("quickstart ended while printing its URLs:\n{out}") };
+        out.push_str(&line);
+        out.push('\n');
+        if line.contains("Ctrl-C stops it") {
+            break;
+        }
+        let words = line.split_whitespace().map(|w| w.trim_matches('\''));
+        urls.extend(words.filter(|w| w.starts_with("http://")).map(String::from));
+    }
+    assert!(urls.len() >= 6 && out.contains("curl"), "{out}");
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (status, body) = runtime.block_on(async {
-        let response = reqwest::get(format!("{base}/api/v1/metrics/nps?group_by=segment&format=csv")).await.unwrap();
-        (response.status(), response.text().await.unwrap())
-    });
-    assert_eq!(status, 200, "{body}");
-    assert!(body.starts_with("segment,"), "{body}");
+    for url in &urls {
+        let (status, body) = runtime.block_on(async {
+            let response = reqwest::get(url).await.unwrap();
+            (response.status(), response.text().await.unwrap())
+        });
+        assert_eq!(status, 200, "{url}: {body}");
+        if url.contains("format=csv") {
+            assert!(body.starts_with("segment,"), "{body}");
+        }
+    }
 
     // SIGTERM (what Kubernetes sends) stops it cleanly.
     let killed = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();

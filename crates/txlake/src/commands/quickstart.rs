@@ -71,7 +71,7 @@ pub async fn run(dir: &Path, listen: Option<&str>, quiet: bool) -> anyhow::Resul
         println!("  {base}/api/v1/metrics/nps?group_by=segment         NPS by segment (JSON)");
         println!("  {base}/api/v1/metrics/nps?group_by=segment&format=csv    … as CSV (Power BI: Get data → Web)");
         println!("  {base}/api/v1/metrics/tx_scorecard?grain=quarter   the TX scorecard by quarter");
-        println!("  curl -s '{base}/api/v1/metrics/csat?group_by=touchpoint&order_by=-csat_pct'");
+        println!("  curl -s '{base}/api/v1/metrics/csat?group_by=touchpoint&order_by=-csat'");
         println!("Ctrl-C stops it; `txlake serve --config {shown}` starts it again.");
     };
     serve::serve(config, Some(listen), Some(&banner)).await
