@@ -8,6 +8,7 @@
 //! from, recomputes the view when they differ, and otherwise answers from memory. Results
 //! never go stale: a sync that commits to any raw table makes the next scan recompute.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -85,6 +86,31 @@ pub struct Footprint {
     pub bytes: usize,
 }
 
+impl Footprint {
+    /// What `batches` hold. Batches cut from one aggregation's output share its buffers, so
+    /// each buffer is counted once, by the allocation it lives in.
+    fn of<'a>(batches: impl Iterator<Item = &'a RecordBatch>) -> Self {
+        fn add(data: &arrow::array::ArrayData, seen: &mut HashSet<usize>, bytes: &mut usize) {
+            for buffer in data.buffers().iter().chain(data.nulls().map(|n| n.buffer())) {
+                if seen.insert(buffer.data_ptr().as_ptr() as usize) {
+                    *bytes += buffer.capacity();
+                }
+            }
+            for child in data.child_data() {
+                add(child, seen, bytes);
+            }
+        }
+        let (mut seen, mut footprint) = (HashSet::new(), Footprint::default());
+        for batch in batches {
+            footprint.rows += batch.num_rows();
+            for column in batch.columns() {
+                add(&column.to_data(), &mut seen, &mut footprint.bytes);
+            }
+        }
+        footprint
+    }
+}
+
 /// A view answered from memory while the lake has not changed.
 #[derive(Debug)]
 pub struct MaterializedView {
@@ -125,10 +151,7 @@ impl MaterializedView {
         let started = std::time::Instant::now();
         let plan = state.create_physical_plan(&self.plan).await?;
         let partitions: Vec<Vec<RecordBatch>> = collect_partitioned(plan, state.task_ctx()).await?;
-        let footprint = partitions.iter().flatten().fold(Footprint::default(), |sum, batch| Footprint {
-            rows: sum.rows + batch.num_rows(),
-            bytes: sum.bytes + batch.get_array_memory_size(),
-        });
+        let footprint = Footprint::of(partitions.iter().flatten());
         let rows = Arc::new(MemTable::try_new(self.schema.clone(), partitions)?);
         tracing::debug!(
             view = %self.name,
@@ -177,7 +200,26 @@ impl TableProvider for MaterializedView {
 
 #[cfg(test)]
 mod tests {
-    use super::is_marked;
+    use std::sync::Arc;
+
+    use arrow::array::{Int64Array, StringArray};
+    use arrow::record_batch::RecordBatch;
+
+    use super::{Footprint, is_marked};
+
+    #[test]
+    fn a_footprint_counts_shared_buffers_once() {
+        let ids = Arc::new(Int64Array::from_iter_values(0..1000));
+        let names = Arc::new(StringArray::from_iter_values((0..1000).map(|i| format!("name {i}"))));
+        let whole = RecordBatch::try_from_iter([("id", ids as _), ("name", names as _)]).unwrap();
+        let alone = Footprint::of(std::iter::once(&whole));
+        assert_eq!(alone.rows, 1000);
+        // 1000 × 8 B of ids, 1001 × 4 B of offsets, 7890 B of text ("name 0" … "name 999").
+        assert!(alone.bytes >= 8000 + 4004 + 7890 && alone.bytes < 2 * 19894, "{alone:?}");
+        // Ten slices of the same batch hold no more memory than the batch.
+        let slices: Vec<RecordBatch> = (0..10).map(|i| whole.slice(i * 100, 100)).collect();
+        assert_eq!(Footprint::of(slices.iter()), alone);
+    }
 
     #[test]
     fn the_marker_is_read_from_the_header_only() {

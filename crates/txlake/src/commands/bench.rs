@@ -184,7 +184,14 @@ async fn metrics(customers: u64, employees: u64, lake: Option<std::path::PathBuf
             }),
             txlake_engine::MetricKind::Table => None,
         };
-        let mut cells = vec![def.name.clone(), format!("{:?}", def.kind).to_lowercase()];
+        let answered_from = if engine.has_rollup(&def.name) {
+            "rollup"
+        } else if engine.materialized_views().iter().any(|v| v.name() == format!("metrics.{}", def.name)) {
+            "rows in memory"
+        } else {
+            "view"
+        };
+        let mut cells = vec![def.name.clone(), format!("{:?}", def.kind).to_lowercase(), answered_from.to_string()];
         for request in std::iter::once(Some(overall)).chain(std::iter::once(full)) {
             let Some(request) = request else {
                 cells.extend(["-".to_string(), "-".to_string()]);
@@ -204,7 +211,7 @@ async fn metrics(customers: u64, employees: u64, lake: Option<std::path::PathBuf
     print!(
         "{}",
         crate::commands::text_table(
-            &["metric", "kind", "overall rows", "overall s", "all dims × month rows", "all dims × month s"],
+            &["metric", "kind", "answered from", "overall rows", "overall s", "all dims × month rows", "all dims × month s"],
             &rows
         )
     );
