@@ -93,7 +93,12 @@ async fn every_rollup_answers_what_its_view_answers() {
             assert!(!expected.is_empty() || def.time.is_some(), "{} {request:?} has rows", def.name);
             for (a, e) in actual.iter().zip(&expected) {
                 let columns: Vec<_> = e.keys().collect();
-                assert_eq!(a.keys().collect::<Vec<_>>(), columns, "{} {request:?}: columns", def.name);
+                assert_eq!(
+                    a.keys().collect::<Vec<_>>(),
+                    columns,
+                    "{} {request:?}: the same non-null columns\nrollup: {a:?}\nview:   {e:?}",
+                    def.name
+                );
                 for column in columns {
                     assert!(
                         same(&a[column], &e[column]),
