@@ -16,6 +16,7 @@
 
 use std::fmt;
 
+use datafusion::prelude::Expr;
 use serde::Serialize;
 
 use crate::error::{EngineError, Result};
@@ -57,6 +58,29 @@ impl Aggregation {
             Aggregation::CountDistinct => "count_distinct",
             Aggregation::Min => "min",
             Aggregation::Max => "max",
+        }
+    }
+
+    /// This aggregation of `value`, as a DataFusion aggregate expression.
+    pub(crate) fn of(self, value: Expr) -> Expr {
+        use datafusion::functions_aggregate::expr_fn::{count, count_distinct, max, min, sum};
+        match self {
+            Aggregation::Sum => sum(value),
+            Aggregation::Count => count(value),
+            Aggregation::CountDistinct => count_distinct(value),
+            Aggregation::Min => min(value),
+            Aggregation::Max => max(value),
+        }
+    }
+
+    /// How values already aggregated this way are aggregated again (a sum of sums, a sum of
+    /// counts, a minimum of minima); `None` for `count_distinct`, which does not re-aggregate.
+    pub(crate) fn again(self) -> Option<Aggregation> {
+        match self {
+            Aggregation::Sum | Aggregation::Count => Some(Aggregation::Sum),
+            Aggregation::Min => Some(Aggregation::Min),
+            Aggregation::Max => Some(Aggregation::Max),
+            Aggregation::CountDistinct => None,
         }
     }
 }

@@ -7,10 +7,9 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use datafusion::catalog::TableProvider;
 use datafusion::common::{Column, ScalarValue, TableReference};
 use datafusion::functions::datetime::expr_fn::date_trunc;
-use datafusion::functions_aggregate::expr_fn::{count, count_distinct, max, min, sum};
 use datafusion::prelude::{DataFrame, Expr, SessionContext, cast, lit};
 
-use super::definition::{Aggregation, Grain, MetricDef, MetricKind};
+use super::definition::{Grain, MetricDef, MetricKind};
 use super::rollup;
 use crate::error::{EngineError, Result};
 
@@ -63,7 +62,7 @@ pub struct MetricRequest {
     pub offset: usize,
 }
 
-fn column(name: &str) -> Expr {
+pub(super) fn column(name: &str) -> Expr {
     Expr::Column(Column::from_name(name))
 }
 
@@ -182,18 +181,10 @@ pub(crate) async fn compose(
                 .measures
                 .iter()
                 .map(|m| {
-                    let value = column(&m.name);
-                    let over_rollup =
-                        rollup.as_ref().and_then(|_| rollup::reaggregate(m.aggregation, value.clone()));
-                    over_rollup
-                        .unwrap_or_else(|| match m.aggregation {
-                            Aggregation::Sum => sum(value),
-                            Aggregation::Count => count(value),
-                            Aggregation::CountDistinct => count_distinct(value),
-                            Aggregation::Min => min(value),
-                            Aggregation::Max => max(value),
-                        })
-                        .alias(&m.name)
+                    // Over the rollup, a measure is aggregated again (its rollup has none that
+                    // cannot be); over the view, as its header says.
+                    let aggregation = if rollup.is_some() { m.aggregation.again() } else { None };
+                    aggregation.unwrap_or(m.aggregation).of(column(&m.name)).alias(&m.name)
                 })
                 .collect();
             frame = frame.aggregate(groups, aggregates)?;

@@ -9,33 +9,17 @@
 //! Requests it cannot answer exactly (a `from`/`to` inside a day) read the base view, as do
 //! metrics with a `count_distinct` measure, which does not re-aggregate.
 
-use datafusion::common::{Column, TableReference};
+use datafusion::common::TableReference;
 use datafusion::functions::datetime::expr_fn::date_trunc;
-use datafusion::functions_aggregate::expr_fn::{count, max, min, sum};
 use datafusion::logical_expr::LogicalPlan;
-use datafusion::prelude::{Expr, SessionContext, lit};
+use datafusion::prelude::{SessionContext, lit};
 
-use super::definition::{Aggregation, MetricDef, MetricKind};
+use super::definition::{MetricDef, MetricKind};
+use super::request::column;
 use crate::error::Result;
 
 /// Microseconds in a day: the rollup's time resolution.
 pub(crate) const DAY_MICROS: i64 = 86_400_000_000;
-
-fn column(name: &str) -> Expr {
-    Expr::Column(Column::from_name(name))
-}
-
-/// How a measure is rolled up, then re-aggregated by a request over the rollup; `None` for
-/// `count_distinct`, which does not re-aggregate.
-fn stages(aggregation: Aggregation) -> Option<(fn(Expr) -> Expr, fn(Expr) -> Expr)> {
-    match aggregation {
-        Aggregation::Sum => Some((sum, sum)),
-        Aggregation::Count => Some((count, sum)),
-        Aggregation::Min => Some((min, min)),
-        Aggregation::Max => Some((max, max)),
-        Aggregation::CountDistinct => None,
-    }
-}
 
 /// The plan of `def`'s rollup over `metrics.<name>`: the time column truncated to the day and
 /// every dimension as groups, each base measure aggregated under its own name. `None` for a
@@ -46,8 +30,10 @@ pub(crate) async fn plan(ctx: &SessionContext, def: &MetricDef) -> Result<Option
     }
     let mut aggregates = Vec::new();
     for measure in &def.measures {
-        let Some((roll_up, _)) = stages(measure.aggregation) else { return Ok(None) };
-        aggregates.push(roll_up(column(&measure.name)).alias(&measure.name));
+        if measure.aggregation.again().is_none() {
+            return Ok(None);
+        }
+        aggregates.push(measure.aggregation.of(column(&measure.name)).alias(&measure.name));
     }
     let mut groups = Vec::new();
     if let Some(time) = &def.time {
@@ -56,12 +42,6 @@ pub(crate) async fn plan(ctx: &SessionContext, def: &MetricDef) -> Result<Option
     groups.extend(def.dimensions.iter().map(|d| column(d)));
     let frame = ctx.table(TableReference::partial("metrics", def.name.as_str())).await?;
     Ok(Some(frame.aggregate(groups, aggregates)?.logical_plan().clone()))
-}
-
-/// The aggregate of a request over the rollup for a measure of this aggregation, or `None`
-/// where the rollup cannot answer it.
-pub(crate) fn reaggregate(aggregation: Aggregation, value: Expr) -> Option<Expr> {
-    stages(aggregation).map(|(_, again)| again(value))
 }
 
 /// Whether a `from`/`to` bound (UTC microseconds) falls on a day boundary, where the rollup
