@@ -55,7 +55,11 @@ async fn every_rollup_answers_what_its_view_answers() {
     let engine = Engine::open(&lake, &connections, &SqlSources::builtin(), &EngineSettings::default()).await.unwrap();
 
     let defs: Vec<_> = engine.metrics().filter(|d| engine.has_rollup(&d.name)).cloned().collect();
-    assert!(defs.len() >= 10, "most aggregate metrics keep a rollup: {:?}", defs.iter().map(|d| &d.name).collect::<Vec<_>>());
+    assert!(
+        defs.len() >= 10,
+        "most aggregate metrics keep a rollup: {:?}",
+        defs.iter().map(|d| &d.name).collect::<Vec<_>>()
+    );
     assert!(!engine.has_rollup("enps"), "a count_distinct measure (distinct respondents) does not re-aggregate");
     for def in &defs {
         let mut requests = vec![
@@ -111,6 +115,7 @@ async fn every_rollup_answers_what_its_view_answers() {
             }
         }
     }
-    let computed: Vec<_> = engine.materialized_views().iter().filter(|v| v.computations() > 0).map(|v| v.name()).collect();
+    let computed: Vec<_> =
+        engine.materialized_views().iter().filter(|v| v.computations() > 0).map(|v| v.name()).collect();
     assert!(computed.iter().any(|n| n.contains("rollup")), "the rollups were used: {computed:?}");
 }

@@ -211,7 +211,15 @@ async fn metrics(customers: u64, employees: u64, lake: Option<std::path::PathBuf
     print!(
         "{}",
         crate::commands::text_table(
-            &["metric", "kind", "answered from", "overall rows", "overall s", "all dims × month rows", "all dims × month s"],
+            &[
+                "metric",
+                "kind",
+                "answered from",
+                "overall rows",
+                "overall s",
+                "all dims × month rows",
+                "all dims × month s"
+            ],
             &rows
         )
     );
