@@ -15,6 +15,7 @@
 mod catalog;
 mod connector;
 mod error;
+mod json_schema;
 mod message;
 mod registry;
 mod spec;
@@ -22,6 +23,7 @@ mod spec;
 pub use catalog::{Catalog, ConfiguredCatalog, ConfiguredStream, StreamDescriptor, StreamMode, SyncMode};
 pub use connector::{Connector, ReadRequest};
 pub use error::{ConfigIssue, ConnectorError, Result};
+pub use json_schema::{arrow_field, arrow_schema};
 pub use message::{LogLevel, Message, MessageStream, StateMap};
-pub use registry::Registry;
+pub use registry::{Registry, SchemeResolver};
 pub use spec::Spec;
