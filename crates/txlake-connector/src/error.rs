@@ -76,6 +76,14 @@ pub enum ConnectorError {
         /// Why it was rejected.
         reason: String,
     },
+    /// A declarative connector's manifest is wrong.
+    #[error("connector manifest {origin}: {message}")]
+    Manifest {
+        /// The manifest file.
+        origin: String,
+        /// What is wrong, with the key path and what was expected.
+        message: String,
+    },
     /// The source rejected the credentials.
     #[error("authentication failed: {0}")]
     Auth(String),

@@ -14,6 +14,7 @@
 
 mod catalog;
 mod connector;
+pub mod declarative;
 mod error;
 mod json_schema;
 mod message;
@@ -22,6 +23,7 @@ mod spec;
 
 pub use catalog::{Catalog, ConfiguredCatalog, ConfiguredStream, StreamDescriptor, StreamMode, SyncMode};
 pub use connector::{Connector, ReadRequest};
+pub use declarative::DeclarativeConnector;
 pub use error::{ConfigIssue, ConnectorError, Result};
 pub use json_schema::{arrow_field, arrow_schema};
 pub use message::{LogLevel, Message, MessageStream, StateMap};

@@ -1,0 +1,726 @@
+//! The manifest of a declarative connector (`connectors/<name>/manifest.yaml`): typed, with
+//! serde defaults, parsed so that every mistake names the file, the key path and what was
+//! expected. The reference for authors is `docs/connectors/manifest.md`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::ConnectorError;
+
+/// A whole manifest.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Manifest format version; only `1` exists.
+    #[serde(default = "one")]
+    pub version: u32,
+    /// The connector name connections use (`connector = "hubspot"`).
+    pub name: String,
+    /// One line on what it reads.
+    pub description: String,
+    /// Where users read more (the vendor's API docs or the connector README).
+    #[serde(default)]
+    pub documentation: Option<String>,
+    /// JSON Schema of the configuration; secrets carry `x-secret: true`. A `base_url`
+    /// property is added when absent, so every connector can be pointed at a sandbox, a
+    /// proxy or a test server.
+    pub spec: Value,
+    /// Request settings shared by every stream.
+    pub requester: Requester,
+    /// How `txlake connectors check` proves the configuration works.
+    #[serde(default)]
+    pub check: Option<Check>,
+    /// The streams.
+    pub streams: Vec<StreamDefinition>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// HTTP settings shared by every stream.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Requester {
+    /// Base URL (a template); `config.base_url` overrides it when set.
+    pub base_url: String,
+    /// Headers sent with every request (templates).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Query parameters sent with every request (templates).
+    #[serde(default)]
+    pub params: BTreeMap<String, Value>,
+    /// How requests authenticate.
+    #[serde(default)]
+    pub auth: Option<Auth>,
+    /// Seconds before a request is abandoned (and retried).
+    #[serde(default = "default_timeout_secs")]
+    pub timeout_secs: u64,
+    /// At most this many requests per second for the whole connector.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimit>,
+    /// Retries of 429, 5xx and transport failures.
+    #[serde(default)]
+    pub retry: Retry,
+    /// Rules that turn a response into an error (APIs that answer errors with 200).
+    #[serde(default)]
+    pub errors: Vec<ErrorRule>,
+    /// How many window slices or partitions are fetched at once.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+}
+
+fn default_timeout_secs() -> u64 {
+    30
+}
+
+fn default_concurrency() -> usize {
+    4
+}
+
+/// Authentication of every request.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Auth {
+    /// A key in a header or a query parameter.
+    ApiKey {
+        /// The key (a template, e.g. `{{ config.api_key }}`).
+        value: String,
+        /// The header that carries it.
+        #[serde(default)]
+        header: Option<String>,
+        /// The query parameter that carries it (when not a header).
+        #[serde(default)]
+        param: Option<String>,
+        /// Text put before the key in the header (`Token `).
+        #[serde(default)]
+        prefix: Option<String>,
+    },
+    /// `Authorization: Bearer <token>`.
+    Bearer {
+        /// The token (a template).
+        token: String,
+    },
+    /// HTTP Basic.
+    Basic {
+        /// The user name (a template).
+        username: String,
+        /// The password (a template; may be empty).
+        #[serde(default)]
+        password: String,
+    },
+    /// OAuth 2 refresh-token flow: an access token is fetched from `token_url`, reused until
+    /// shortly before it expires, and fetched again once when a request gets a 401.
+    Oauth2 {
+        /// The token endpoint (a template).
+        token_url: String,
+        /// The client id (a template).
+        client_id: String,
+        /// The client secret (a template).
+        client_secret: String,
+        /// The refresh token (a template).
+        refresh_token: String,
+        /// Scopes asked for, if the provider wants them.
+        #[serde(default)]
+        scopes: Vec<String>,
+        /// Lifetime assumed when the token response has no `expires_in`.
+        #[serde(default = "default_token_lifetime_secs")]
+        default_expires_in_secs: u64,
+    },
+}
+
+fn default_token_lifetime_secs() -> u64 {
+    3600
+}
+
+/// A request-rate ceiling.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Requests per second, for the whole connector.
+    pub requests_per_second: f64,
+}
+
+/// How failed requests are retried.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    /// Tries of one request, the first included.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// First backoff when the response has no `Retry-After`; doubles each time, with jitter.
+    #[serde(default = "default_base_delay_ms")]
+    pub base_delay_ms: u64,
+    /// Longest wait between two tries (also caps `Retry-After`).
+    #[serde(default = "default_max_delay_ms")]
+    pub max_delay_ms: u64,
+    /// Retries allowed in one read across all requests; past it the read fails.
+    #[serde(default = "default_budget")]
+    pub budget: u32,
+    /// Statuses that are retried (transport errors and timeouts always are).
+    #[serde(default = "default_retry_statuses")]
+    pub statuses: Vec<u16>,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Self {
+            max_attempts: default_max_attempts(),
+            base_delay_ms: default_base_delay_ms(),
+            max_delay_ms: default_max_delay_ms(),
+            budget: default_budget(),
+            statuses: default_retry_statuses(),
+        }
+    }
+}
+
+fn default_max_attempts() -> u32 {
+    6
+}
+fn default_base_delay_ms() -> u64 {
+    500
+}
+fn default_max_delay_ms() -> u64 {
+    60_000
+}
+fn default_budget() -> u32 {
+    200
+}
+fn default_retry_statuses() -> Vec<u16> {
+    vec![408, 429, 500, 502, 503, 504]
+}
+
+/// A rule that turns a response into an error.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorRule {
+    /// A condition over `response` (the parsed body) and `status`, e.g.
+    /// `response.exception is defined`.
+    pub when: String,
+    /// The error text (a template).
+    pub message: String,
+    /// What kind of failure it is.
+    #[serde(default)]
+    pub kind: ErrorKind,
+}
+
+/// The kind of failure an [`ErrorRule`] signals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// Credentials are wrong or lack rights.
+    Auth,
+    /// Anything else the source reports.
+    #[default]
+    Source,
+    /// A transient failure: retried like a 503.
+    Retry,
+}
+
+/// What `check` does.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Check {
+    /// The stream whose first page is fetched.
+    pub stream: String,
+}
+
+/// One stream of a declarative connector.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamDefinition {
+    /// Stream name (`contacts`): the raw table name.
+    pub name: String,
+    /// What one record is.
+    #[serde(default)]
+    pub description: String,
+    /// Columns that identify a record.
+    #[serde(default)]
+    pub primary_key: Vec<String>,
+    /// The request of every page.
+    pub request: Request,
+    /// Where the records are in a response.
+    #[serde(default)]
+    pub records: RecordSelector,
+    /// How the next page is asked for; none: one page.
+    #[serde(default)]
+    pub paginator: Option<Paginator>,
+    /// How reads resume from a cursor; none: full refresh only.
+    #[serde(default)]
+    pub incremental: Option<Incremental>,
+    /// Read the stream once per record of a parent stream.
+    #[serde(default)]
+    pub partition: Option<Partition>,
+    /// Columns added to every record of a page (templates), e.g. the parent's id.
+    #[serde(default)]
+    pub add_fields: BTreeMap<String, String>,
+    /// JSON Schema of a record; none: inferred from the first pages at discover.
+    #[serde(default)]
+    pub schema: Option<Value>,
+}
+
+/// A request, relative to the requester.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    /// Path appended to the base URL (a template); a full URL is used as it is.
+    #[serde(default)]
+    pub path: String,
+    /// HTTP method.
+    #[serde(default)]
+    pub method: Method,
+    /// Query parameters (templates); a value that renders empty is left out.
+    #[serde(default)]
+    pub params: BTreeMap<String, Value>,
+    /// Extra headers (templates).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// A JSON body (strings in it are templates).
+    #[serde(default)]
+    pub body: Option<Value>,
+}
+
+/// HTTP methods a stream may use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    /// GET.
+    #[default]
+    Get,
+    /// POST (search APIs).
+    Post,
+}
+
+/// Where a response's records are.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordSelector {
+    /// Dotted path to the array of records (`results`, `data.items`); empty: the body is
+    /// the array (or the one record).
+    #[serde(default)]
+    pub path: String,
+    /// Keep only records for which this condition over `record` holds.
+    #[serde(default)]
+    pub filter: Option<String>,
+}
+
+/// How a stream asks for the next page.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Paginator {
+    /// A token from the body goes into the next request.
+    Cursor {
+        /// The token (a template over `response`, `headers`, `last_record`); empty: last page.
+        token: String,
+        /// Where the token goes.
+        inject: Inject,
+        /// Stop condition over `response` (besides an empty token).
+        #[serde(default)]
+        stop: Option<String>,
+    },
+    /// The body carries the next page's full URL.
+    NextUrl {
+        /// The URL (a template over `response`); empty: last page.
+        url: String,
+        /// Stop condition over `response` (besides an empty URL).
+        #[serde(default)]
+        stop: Option<String>,
+    },
+    /// The `Link: <…>; rel="next"` header carries the next page's URL.
+    LinkHeader,
+    /// Pages are numbered.
+    PageNumber {
+        /// The parameter carrying the page number.
+        param: String,
+        /// The first page's number.
+        #[serde(default = "one_u64")]
+        start: u64,
+        /// Records per page; a shorter page is the last.
+        size: u64,
+        /// The parameter carrying the page size, if the API takes one.
+        #[serde(default)]
+        size_param: Option<String>,
+        /// Stop condition over `response` (besides a short page).
+        #[serde(default)]
+        stop: Option<String>,
+    },
+    /// Pages are offsets into the result.
+    Offset {
+        /// The parameter carrying the offset.
+        param: String,
+        /// Records per page; a shorter page is the last.
+        limit: u64,
+        /// The parameter carrying the limit, if the API takes one.
+        #[serde(default)]
+        limit_param: Option<String>,
+        /// Stop condition over `response` (besides a short page).
+        #[serde(default)]
+        stop: Option<String>,
+    },
+}
+
+fn one_u64() -> u64 {
+    1
+}
+
+/// Where a value goes in a request.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Inject {
+    /// A query parameter.
+    Param(String),
+    /// A top-level field of the JSON body.
+    Body(String),
+    /// A header.
+    Header(String),
+}
+
+/// How a stream reads only what changed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Incremental {
+    /// The top-level record field the cursor advances on.
+    pub cursor_field: String,
+    /// How the field's values are written.
+    #[serde(default)]
+    pub format: CursorFormat,
+    /// How cursor values are written into requests (`slice.start`, `state.cursor`);
+    /// default: as `format`.
+    #[serde(default)]
+    pub request_format: Option<CursorFormat>,
+    /// Where a first read starts (a template rendering RFC 3339, a date, or unix seconds);
+    /// empty: the beginning of time.
+    #[serde(default)]
+    pub start: Option<String>,
+    /// Read the time since the cursor in windows of this length (`30d`, `12h`, `P7D`).
+    #[serde(default, with = "duration_text::option")]
+    pub step: Option<Duration>,
+    /// Start each read this long before the saved cursor (for sources whose change index
+    /// lags); records inside it may be read again.
+    #[serde(default, with = "duration_text::option")]
+    pub lookback: Option<Duration>,
+    /// Drop records at or before the saved cursor (for APIs that cannot filter, or filter
+    /// by day).
+    #[serde(default = "yes")]
+    pub client_filter: bool,
+    /// Records arrive in ascending cursor order, so a checkpoint can follow every page.
+    #[serde(default)]
+    pub sorted: bool,
+    /// The API stops paging after this many results of one query (HubSpot search: 10,000);
+    /// the read then starts a new query from the last record's cursor. Needs `sorted`.
+    #[serde(default)]
+    pub requery_after: Option<u64>,
+    /// The request incremental reads use instead of the stream's (a search endpoint).
+    #[serde(default)]
+    pub request: Option<Request>,
+    /// The paginator incremental reads use instead of the stream's.
+    #[serde(default)]
+    pub paginator: Option<Paginator>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// How cursor values are written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum CursorFormat {
+    /// `2024-05-01T12:00:00Z` (any offset, any fraction).
+    #[default]
+    Rfc3339,
+    /// Seconds since 1970.
+    UnixSeconds,
+    /// Milliseconds since 1970.
+    UnixMillis,
+    /// `2024-05-01`.
+    Date,
+    /// A chrono `strftime` pattern, in UTC.
+    Custom(String),
+}
+
+impl<'de> Deserialize<'de> for CursorFormat {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Ok(match text.as_str() {
+            "rfc3339" => CursorFormat::Rfc3339,
+            "unix_seconds" => CursorFormat::UnixSeconds,
+            "unix_ms" => CursorFormat::UnixMillis,
+            "date" => CursorFormat::Date,
+            custom if custom.contains('%') => CursorFormat::Custom(custom.to_string()),
+            other => {
+                return Err(serde::de::Error::custom(format!(
+                    "unknown cursor format `{other}`; expected rfc3339, unix_seconds, unix_ms, date, or a strftime pattern such as `%Y-%m-%d %H:%M:%S`"
+                )));
+            }
+        })
+    }
+}
+
+/// Reading a stream once per record of another.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Partition {
+    /// The parent stream, read in full first; each record becomes `partition`.
+    pub stream: String,
+}
+
+/// Durations written as `90s`, `15m`, `12h`, `30d` or ISO 8601 (`P30D`, `PT1H`).
+pub mod duration_text {
+    use std::time::Duration;
+
+    /// Parses a duration, or says what was expected.
+    pub fn parse(text: &str) -> Result<Duration, String> {
+        let expected =
+            || format!("`{text}` is not a duration; expected e.g. `90s`, `15m`, `12h`, `30d`, `P30D` or `PT1H`");
+        let t = text.trim();
+        if let Some(iso) = t.strip_prefix('P') {
+            let (days, time) = iso.split_once('T').unwrap_or((iso, ""));
+            let mut seconds = 0u64;
+            let mut take = |part: &str, units: &[(char, u64)]| -> Result<(), String> {
+                let mut number = String::new();
+                for c in part.chars() {
+                    if c.is_ascii_digit() {
+                        number.push(c);
+                    } else {
+                        let unit = units.iter().find(|(u, _)| *u == c).ok_or_else(expected)?;
+                        seconds += number.parse::<u64>().map_err(|_| expected())? * unit.1;
+                        number.clear();
+                    }
+                }
+                if number.is_empty() { Ok(()) } else { Err(expected()) }
+            };
+            take(days, &[('W', 604_800), ('D', 86_400)])?;
+            take(time, &[('H', 3_600), ('M', 60), ('S', 1)])?;
+            return if seconds > 0 { Ok(Duration::from_secs(seconds)) } else { Err(expected()) };
+        }
+        let split = t.find(|c: char| !c.is_ascii_digit()).ok_or_else(expected)?;
+        let (number, unit) = t.split_at(split);
+        let n: u64 = number.parse().map_err(|_| expected())?;
+        let unit_secs = match unit {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3_600,
+            "d" => 86_400,
+            "w" => 604_800,
+            _ => return Err(expected()),
+        };
+        if n == 0 {
+            return Err(expected());
+        }
+        Ok(Duration::from_secs(n * unit_secs))
+    }
+
+    /// Serde support for `Option<Duration>` fields.
+    pub mod option {
+        use std::time::Duration;
+
+        use serde::Deserialize;
+
+        /// Deserializes an optional duration text.
+        pub fn deserialize<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+            Option::<String>::deserialize(deserializer)?
+                .map(|text| super::parse(&text).map_err(serde::de::Error::custom))
+                .transpose()
+        }
+    }
+}
+
+impl Manifest {
+    /// Parses a manifest; `origin` (the file path) is named in every error.
+    pub fn parse(origin: &str, text: &str) -> Result<Manifest, ConnectorError> {
+        let deserializer = serde_yaml::Deserializer::from_str(text);
+        let manifest: Manifest = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let location =
+                inner.location().map(|l| format!(" (line {}, column {})", l.line(), l.column())).unwrap_or_default();
+            let key = if path == "." || path.is_empty() { String::from("the top level") } else { format!("`{path}`") };
+            ConnectorError::Manifest {
+                origin: origin.to_string(),
+                message: format!("at {key}{location}: {}", strip_location(&inner.to_string())),
+            }
+        })?;
+        manifest.validate(origin)?;
+        Ok(manifest)
+    }
+
+    /// Checks what serde cannot: references between streams, versions, names.
+    fn validate(&self, origin: &str) -> Result<(), ConnectorError> {
+        let fail = |path: String, message: String| {
+            Err(ConnectorError::Manifest { origin: origin.to_string(), message: format!("at `{path}`: {message}") })
+        };
+        if self.version != 1 {
+            return fail(
+                "version".into(),
+                format!("version {} is not supported; this txlake reads version 1", self.version),
+            );
+        }
+        if self.name.is_empty()
+            || !self.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+        {
+            return fail(
+                "name".into(),
+                format!("`{}` is not a connector name; use lower-case letters, digits, `_` and `-`", self.name),
+            );
+        }
+        if !self.spec.is_object() {
+            return fail("spec".into(), "expected a JSON Schema object (`type: object` with `properties`)".into());
+        }
+        if self.streams.is_empty() {
+            return fail("streams".into(), "a connector needs at least one stream".into());
+        }
+        let names: Vec<&str> = self.streams.iter().map(|s| s.name.as_str()).collect();
+        for (i, stream) in self.streams.iter().enumerate() {
+            if names.iter().filter(|n| **n == stream.name).count() > 1 {
+                return fail(format!("streams[{i}].name"), format!("stream `{}` is defined twice", stream.name));
+            }
+            if let Some(partition) = &stream.partition {
+                let parent = self.streams.iter().find(|s| s.name == partition.stream);
+                match parent {
+                    None => {
+                        return fail(
+                            format!("streams[{i}].partition.stream"),
+                            format!("no stream `{}`; streams are: {}", partition.stream, names.join(", ")),
+                        );
+                    }
+                    Some(p) if p.partition.is_some() || p.name == stream.name => {
+                        return fail(
+                            format!("streams[{i}].partition.stream"),
+                            format!("`{}` is itself partitioned; a parent must be a plain stream", p.name),
+                        );
+                    }
+                    Some(_) => {}
+                }
+            }
+            if let Some(incremental) = &stream.incremental
+                && incremental.requery_after.is_some()
+                && !incremental.sorted
+            {
+                return fail(
+                    format!("streams[{i}].incremental.requery_after"),
+                    "needs `sorted: true` (a new query starts from the last record's cursor)".into(),
+                );
+            }
+            if let Some(schema) = &stream.schema
+                && schema.get("properties").and_then(Value::as_object).is_none()
+            {
+                return fail(format!("streams[{i}].schema"), "expected a JSON Schema object with `properties`".into());
+            }
+        }
+        if let Some(check) = &self.check
+            && !names.contains(&check.stream.as_str())
+        {
+            return fail(
+                "check.stream".into(),
+                format!("no stream `{}`; streams are: {}", check.stream, names.join(", ")),
+            );
+        }
+        Ok(())
+    }
+
+    /// The stream of that name.
+    pub fn stream(&self, name: &str) -> Option<&StreamDefinition> {
+        self.streams.iter().find(|s| s.name == name)
+    }
+}
+
+/// serde_yaml appends " at line L column C" to messages; the location is reported apart.
+fn strip_location(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+impl StreamDefinition {
+    /// The request of a read in this mode.
+    pub fn request_for(&self, incremental: bool) -> &Request {
+        match (&self.incremental, incremental) {
+            (Some(Incremental { request: Some(request), .. }), true) => request,
+            _ => &self.request,
+        }
+    }
+
+    /// The paginator of a read in this mode.
+    pub fn paginator_for(&self, incremental: bool) -> Option<&Paginator> {
+        match (&self.incremental, incremental) {
+            (Some(Incremental { paginator: Some(paginator), .. }), true) => Some(paginator),
+            _ => self.paginator.as_ref(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+name: demo
+description: A demo API.
+spec: { type: object, properties: { token: { type: string, x-secret: true } } }
+requester:
+  base_url: https://api.example.com
+  auth: { type: bearer, token: "{{ config.token }}" }
+streams:
+  - name: items
+    primary_key: [id]
+    request: { path: /items, params: { limit: 100 } }
+    records: { path: data.items }
+    paginator: { type: cursor, token: "{{ response.next }}", inject: { param: after } }
+    incremental: { cursor_field: updated_at, step: 30d, lookback: PT1H }
+"#;
+
+    #[test]
+    fn a_minimal_manifest_parses_with_defaults() {
+        let m = Manifest::parse("demo/manifest.yaml", MINIMAL).unwrap();
+        assert_eq!(m.requester.retry.max_attempts, 6);
+        assert_eq!(m.requester.concurrency, 4);
+        let s = &m.streams[0];
+        assert_eq!(s.records.path, "data.items");
+        let inc = s.incremental.as_ref().unwrap();
+        assert_eq!(inc.step, Some(Duration::from_secs(30 * 86_400)));
+        assert_eq!(inc.lookback, Some(Duration::from_secs(3_600)));
+        assert!(inc.client_filter);
+        assert!(matches!(s.paginator, Some(Paginator::Cursor { inject: Inject::Param(ref p), .. }) if p == "after"));
+    }
+
+    #[test]
+    fn an_error_names_file_key_path_and_expectation() {
+        let text = MINIMAL.replace("type: cursor", "type: cursr");
+        let err = Manifest::parse("connectors/demo/manifest.yaml", &text).unwrap_err().to_string();
+        assert!(err.contains("connectors/demo/manifest.yaml"), "{err}");
+        assert!(err.contains("streams[0].paginator"), "{err}");
+        assert!(err.contains("cursor") && err.contains("page_number"), "{err}");
+
+        let text =
+            MINIMAL.replace("    records: { path: data.items }", "    records: { path: data.items }\n    colour: red");
+        let err = Manifest::parse("m.yaml", &text).unwrap_err().to_string();
+        assert!(err.contains("streams[0]") && err.contains("colour"), "{err}");
+
+        let text = MINIMAL.replace("step: 30d", "step: thirty");
+        let err = Manifest::parse("m.yaml", &text).unwrap_err().to_string();
+        assert!(err.contains("streams[0].incremental.step") && err.contains("`thirty` is not a duration"), "{err}");
+    }
+
+    #[test]
+    fn references_are_checked() {
+        let text = format!("{MINIMAL}    partition: {{ stream: courses }}\n");
+        let err = Manifest::parse("m.yaml", &text).unwrap_err().to_string();
+        assert!(err.contains("streams[0].partition.stream") && err.contains("no stream `courses`"), "{err}");
+        let text = format!("{MINIMAL}check: {{ stream: nope }}\n");
+        let err = Manifest::parse("m.yaml", &text).unwrap_err().to_string();
+        assert!(err.contains("check.stream"), "{err}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration_text::parse("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(duration_text::parse("P1DT2H").unwrap(), Duration::from_secs(93_600));
+        assert_eq!(duration_text::parse("P2W").unwrap(), Duration::from_secs(1_209_600));
+        assert!(duration_text::parse("0d").is_err());
+        assert!(duration_text::parse("5 days").is_err());
+    }
+}

@@ -1,0 +1,254 @@
+//! Declarative connectors: a `manifest.yaml` describes a REST API (requests, auth, record
+//! selection, pagination, incremental cursor, partitions, error rules, schema) and this
+//! engine turns it into a [`Connector`]. No Rust is needed to add a source.
+//!
+//! - [`manifest`]: the typed manifest and its validation;
+//! - [`template`]: minijinja interpolation;
+//! - [`http`]: auth, retries, rate limit, error rules;
+//! - [`records`]: record selection and Arrow decoding;
+//! - [`cursor`]: incremental cursor formats and window slices;
+//! - `read`: the page loop of a stream.
+
+pub mod cursor;
+pub mod http;
+pub mod manifest;
+mod read;
+pub mod records;
+pub mod template;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use self::http::Http;
+use self::manifest::{Manifest, StreamDefinition};
+use self::read::Reader;
+use self::records::{RecordDecoder, infer_schema};
+use self::template::{Templates, context};
+use crate::catalog::{Catalog, StreamDescriptor, StreamMode, SyncMode};
+use crate::connector::{Connector, ReadRequest};
+use crate::error::{ConnectorError, Result};
+use crate::message::MessageStream;
+use crate::spec::Spec;
+
+/// A connector defined by a manifest.
+#[derive(Debug, Clone)]
+pub struct DeclarativeConnector {
+    manifest: Arc<Manifest>,
+    origin: String,
+    templates: Arc<Templates>,
+}
+
+impl DeclarativeConnector {
+    /// Parses a manifest; `origin` (its path) is named in errors.
+    pub fn from_manifest(origin: &str, text: &str) -> Result<Self> {
+        Ok(Self {
+            manifest: Arc::new(Manifest::parse(origin, text)?),
+            origin: origin.to_string(),
+            templates: Arc::new(Templates::new()),
+        })
+    }
+
+    /// Loads `<dir>/*/manifest.yaml` (one connector per folder, as in `connectors/`).
+    pub fn load_dir(dir: &Path) -> Result<Vec<Self>> {
+        let entries = std::fs::read_dir(dir).map_err(|e| ConnectorError::Manifest {
+            origin: dir.display().to_string(),
+            message: format!("cannot read the connectors folder: {e}"),
+        })?;
+        let mut paths: Vec<_> =
+            entries.flatten().map(|e| e.path().join("manifest.yaml")).filter(|p| p.is_file()).collect();
+        paths.sort();
+        paths
+            .iter()
+            .map(|path| {
+                let text = std::fs::read_to_string(path).map_err(|e| ConnectorError::Manifest {
+                    origin: path.display().to_string(),
+                    message: e.to_string(),
+                })?;
+                Self::from_manifest(&path.display().to_string(), &text)
+            })
+            .collect()
+    }
+
+    /// The manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Where the manifest came from.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    fn reader(&self, config: &Value) -> Result<Arc<Reader>> {
+        let requester = &self.manifest.requester;
+        let base_url = match config.get("base_url").and_then(Value::as_str).filter(|s| !s.trim().is_empty()) {
+            Some(url) => url.trim().to_string(),
+            None => self.templates.render(
+                &requester.base_url,
+                &context(&json!({ "config": config })),
+                "requester.base_url",
+            )?,
+        };
+        if url::Url::parse(&base_url).is_err() {
+            return Err(ConnectorError::InvalidConfig {
+                connector: self.manifest.name.clone(),
+                issues: vec![crate::ConfigIssue {
+                    path: "config.base_url".into(),
+                    message: format!("`{base_url}` is not a URL; write it as https://host[/path]"),
+                }],
+            });
+        }
+        let http = Http::new(
+            requester.auth.as_ref(),
+            requester.retry.clone(),
+            requester.rate_limit.as_ref().map(|r| r.requests_per_second),
+            Duration::from_secs(requester.timeout_secs),
+            requester.errors.clone(),
+            self.templates.clone(),
+            config,
+        )
+        .map_err(|e| match e {
+            ConnectorError::InvalidConfig { issues, .. } => {
+                ConnectorError::InvalidConfig { connector: self.manifest.name.clone(), issues }
+            }
+            other => other,
+        })?;
+        Ok(Arc::new(Reader {
+            manifest: self.manifest.clone(),
+            templates: self.templates.clone(),
+            http: Arc::new(http),
+            config: config.clone(),
+            base_url,
+        }))
+    }
+
+    async fn schema_of(&self, reader: &Arc<Reader>, stream: &StreamDefinition) -> Result<SchemaRef> {
+        let added: Vec<String> = stream.add_fields.keys().cloned().collect();
+        let mut schema = match &stream.schema {
+            Some(schema) => crate::json_schema::arrow_schema(schema).map_err(|e| ConnectorError::Manifest {
+                origin: self.origin.clone(),
+                message: format!("at `streams.{}.schema`: {e}", stream.name),
+            })?,
+            None => {
+                let sample = reader.first_page_records(stream).await?;
+                infer_schema(&sample, &added).map_err(|e| {
+                    ConnectorError::Source(format!(
+                        "stream `{}`: cannot infer a schema from the first page: {e}",
+                        stream.name
+                    ))
+                })?
+            }
+        };
+        let missing: Vec<Field> = added
+            .iter()
+            .filter(|n| schema.field_with_name(n).is_err())
+            .map(|n| Field::new(n, DataType::Utf8, true))
+            .collect();
+        if !missing.is_empty() {
+            let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+            fields.extend(missing);
+            schema = Schema::new(fields);
+        }
+        Ok(Arc::new(schema))
+    }
+}
+
+#[async_trait]
+impl Connector for DeclarativeConnector {
+    fn name(&self) -> &str {
+        &self.manifest.name
+    }
+
+    fn description(&self) -> &str {
+        &self.manifest.description
+    }
+
+    fn spec(&self) -> Spec {
+        let mut schema = self.manifest.spec.clone();
+        if let Some(Value::Object(props)) = schema.get_mut("properties").or(None) {
+            props.entry("base_url").or_insert_with(|| {
+                json!({
+                    "type": "string",
+                    "description": "Overrides the API's base URL (a sandbox, a proxy, a test server)."
+                })
+            });
+        } else if let Value::Object(map) = &mut schema {
+            map.insert("properties".into(), json!({ "base_url": { "type": "string" } }));
+        }
+        Spec { config_schema: schema, documentation: self.manifest.documentation.clone() }
+    }
+
+    async fn check(&self, config: &Value) -> Result<()> {
+        let reader = self.reader(config)?;
+        let stream = match &self.manifest.check {
+            Some(check) => self.manifest.stream(&check.stream),
+            None => self.manifest.streams.first(),
+        }
+        .ok_or_else(|| ConnectorError::Internal("the manifest has no stream to check".into()))?;
+        reader.first_page_records(stream).await.map(|_| ())
+    }
+
+    async fn discover(&self, config: &Value) -> Result<Catalog> {
+        let reader = self.reader(config)?;
+        let mut streams = Vec::new();
+        for stream in &self.manifest.streams {
+            let schema = self.schema_of(&reader, stream).await?;
+            let cursor_field = stream.incremental.as_ref().map(|i| i.cursor_field.clone());
+            let mut sync_modes = vec![SyncMode::FullRefresh];
+            let default_mode = match (&cursor_field, stream.primary_key.is_empty()) {
+                (Some(_), false) => StreamMode::IncrementalDedupe,
+                (Some(_), true) => StreamMode::IncrementalAppend,
+                (None, _) => StreamMode::FullRefresh,
+            };
+            if cursor_field.is_some() {
+                sync_modes.push(SyncMode::Incremental);
+            }
+            streams.push(StreamDescriptor {
+                name: stream.name.clone(),
+                description: stream.description.clone(),
+                schema,
+                primary_key: stream.primary_key.clone(),
+                cursor_field,
+                sync_modes,
+                default_mode,
+            });
+        }
+        Ok(Catalog { streams })
+    }
+
+    async fn read(&self, request: ReadRequest) -> Result<MessageStream> {
+        let reader = self.reader(&request.config)?;
+        let mut plans = Vec::new();
+        for configured in &request.catalog.streams {
+            let name = &configured.stream.name;
+            let definition = self.manifest.stream(name).cloned().ok_or_else(|| ConnectorError::UnknownStream {
+                connector: self.manifest.name.clone(),
+                stream: name.clone(),
+                available: self.manifest.streams.iter().map(|s| s.name.clone()).collect(),
+            })?;
+            let added: Vec<String> = definition.add_fields.keys().cloned().collect();
+            let decoder = RecordDecoder::new(configured.stream.schema.clone(), &added);
+            plans.push((definition, decoder, configured.mode.sync_mode(), request.state.get(name).cloned()));
+        }
+        let (tx, rx) = mpsc::channel(8);
+        tokio::spawn(async move {
+            for (definition, decoder, mode, saved) in plans {
+                if let Err(e) = reader.clone().read_stream(definition, decoder, mode, saved, tx.clone()).await {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            }
+        });
+        Ok(Box::pin(tokio_stream_of(rx)))
+    }
+}
+
+fn tokio_stream_of<T: Send + 'static>(mut rx: mpsc::Receiver<T>) -> impl futures::Stream<Item = T> + Send {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}

@@ -1,0 +1,722 @@
+//! Reading one stream of a declarative connector: requests built from the manifest, pages
+//! followed by the paginator, window slices and partitions fetched concurrently (bounded)
+//! but emitted in order, the next page requested while the current one decodes, the
+//! incremental cursor filtered and checkpointed.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
+use arrow::compute::{cast, filter_record_batch};
+use arrow::datatypes::{DataType, Float64Type, TimeUnit, TimestampMicrosecondType};
+use futures::StreamExt as _;
+use minijinja::Value as JinjaValue;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::cursor::{self, Micros, Slice};
+use super::http::{Http, Page, PreparedRequest, snippet};
+use super::manifest::{CursorFormat, Incremental, Inject, Manifest, Paginator, Request, StreamDefinition};
+use super::records::{RecordDecoder, select};
+use super::template::{Templates, as_text, context};
+use crate::catalog::SyncMode;
+use crate::error::ConnectorError;
+use crate::message::Message;
+
+type Result<T, E = ConnectorError> = std::result::Result<T, E>;
+
+/// What every stream of one read shares.
+#[derive(Debug)]
+pub struct Reader {
+    /// The manifest.
+    pub manifest: Arc<Manifest>,
+    /// The template environment.
+    pub templates: Arc<Templates>,
+    /// The HTTP client with credentials.
+    pub http: Arc<Http>,
+    /// The connection's config.
+    pub config: Value,
+    /// The base URL (the manifest's, or `config.base_url`).
+    pub base_url: String,
+}
+
+/// Where a page loop is.
+#[derive(Debug, Clone)]
+enum PageState {
+    First,
+    Token(String),
+    Url(String),
+    Number(u64),
+    Offset(u64),
+}
+
+/// One stream in one mode.
+struct StreamPlan {
+    definition: StreamDefinition,
+    incremental: bool,
+    decoder: RecordDecoder,
+    /// The lower bound of this read (saved cursor minus lookback, or the configured start).
+    lower_bound: Option<Micros>,
+    /// Records at or before this are dropped (client-side filtering).
+    filter_at: Option<Micros>,
+    /// Index of the cursor column in the decoded batch.
+    cursor_column: Option<usize>,
+    now: Micros,
+}
+
+/// A part of a stream read on its own: one partition, one window, or both.
+#[derive(Debug, Clone)]
+struct Unit {
+    partition: Option<Value>,
+    slice: Option<Slice>,
+}
+
+/// What a unit tells the stream when it is done.
+struct UnitDone {
+    max_cursor: Option<Micros>,
+}
+
+impl Reader {
+    /// Reads one stream, sending batches and checkpoints to `out`.
+    pub async fn read_stream(
+        self: Arc<Self>,
+        definition: StreamDefinition,
+        decoder: RecordDecoder,
+        mode: SyncMode,
+        saved: Option<Value>,
+        out: mpsc::Sender<Result<Message>>,
+    ) -> Result<()> {
+        let incremental = mode == SyncMode::Incremental && definition.incremental.is_some();
+        let plan = Arc::new(self.plan(definition, decoder, incremental, saved.as_ref())?);
+        let partitions: Vec<Option<Value>> = match &plan.definition.partition {
+            Some(p) => self.parent_records(&p.stream).await?.into_iter().map(Some).collect(),
+            None => vec![None],
+        };
+        let slices: Vec<Option<Slice>> = match (&plan.definition.incremental, plan.lower_bound) {
+            (Some(inc), Some(start)) if inc.step.is_some() => {
+                cursor::slices(start, plan.now, inc.step).into_iter().map(Some).collect()
+            }
+            (Some(_), start) => vec![start.map(|start| Slice { start, end: plan.now })],
+            (None, _) => vec![None],
+        };
+        let units: Vec<Unit> = partitions
+            .iter()
+            .flat_map(|p| slices.iter().map(move |s| Unit { partition: p.clone(), slice: *s }))
+            .collect();
+        let total = units.len() as u64;
+        let concurrency = self.manifest.requester.concurrency.max(1);
+        let name = plan.definition.name.clone();
+        let mut running = futures::stream::iter(units.into_iter().map(|unit| {
+            let (tx, rx) = mpsc::channel(4);
+            let task = tokio::spawn(self.clone().read_unit(plan.clone(), unit, tx));
+            futures::future::ready((rx, task))
+        }))
+        .buffered(concurrency);
+        let mut max_cursor = saved_cursor(saved.as_ref());
+        let mut done = 0u64;
+        while let Some((mut rx, task)) = running.next().await {
+            while let Some(message) = rx.recv().await {
+                if out.send(Ok(message)).await.is_err() {
+                    return Ok(());
+                }
+            }
+            let finished = task
+                .await
+                .map_err(|e| ConnectorError::Internal(format!("stream `{name}`: a reader task failed: {e}")))??;
+            max_cursor = max_cursor.max(finished.max_cursor);
+            done += 1;
+            if total > 1 {
+                let _ = out.send(Ok(Message::Progress { stream: Some(name.clone()), done, total: Some(total) })).await;
+            }
+        }
+        if plan.incremental
+            && let Some(cursor) = max_cursor
+        {
+            let _ = out.send(Ok(state_message(&name, cursor))).await;
+        }
+        Ok(())
+    }
+
+    fn plan(
+        &self,
+        definition: StreamDefinition,
+        decoder: RecordDecoder,
+        incremental: bool,
+        saved: Option<&Value>,
+    ) -> Result<StreamPlan> {
+        let now = cursor::now();
+        let mut lower_bound = None;
+        let mut filter_at = None;
+        let mut cursor_column = None;
+        if let Some(inc) = &definition.incremental {
+            let start = self.configured_start(&definition.name, inc)?;
+            let saved_at = if incremental { parse_saved(&definition.name, saved)? } else { None };
+            let lookback = inc.lookback.map(|d| d.as_micros() as i64).unwrap_or(0);
+            lower_bound = match saved_at {
+                Some(at) => Some(start.map_or(at - lookback, |s| s.max(at - lookback))),
+                None => start,
+            };
+            if inc.step.is_some() && lower_bound.is_none() {
+                return Err(ConnectorError::Source(format!(
+                    "stream `{}` reads in windows (`step`) and needs a start: set the connection's start date (see `txlake connectors spec {}`)",
+                    definition.name, self.manifest.name
+                )));
+            }
+            if incremental && inc.client_filter {
+                filter_at = saved_at.map(|at| at - lookback);
+            }
+            cursor_column = Some(decoder.schema().index_of(&inc.cursor_field).map_err(|_| {
+                ConnectorError::Source(format!(
+                    "stream `{}`: the cursor field `{}` is not a column of its schema",
+                    definition.name, inc.cursor_field
+                ))
+            })?);
+        }
+        Ok(StreamPlan { definition, incremental, decoder, lower_bound, filter_at, cursor_column, now })
+    }
+
+    fn configured_start(&self, stream: &str, inc: &Incremental) -> Result<Option<Micros>> {
+        let Some(template) = &inc.start else { return Ok(None) };
+        let ctx = self.context(json!({}));
+        let text = self.templates.render(template, &ctx, &format!("streams.{stream}.incremental.start"))?;
+        if text.trim().is_empty() {
+            return Ok(None);
+        }
+        cursor::parse_text(&text, &inc.format).map(Some).ok_or_else(|| {
+            ConnectorError::Source(format!(
+                "stream `{stream}`: the start `{text}` is not a date; write it as RFC 3339 (2024-01-01T00:00:00Z) or a date (2024-01-01)"
+            ))
+        })
+    }
+
+    /// Every record of a parent stream, for partitions (parents are small: courses, boards).
+    async fn parent_records(self: &Arc<Self>, parent: &str) -> Result<Vec<Value>> {
+        let definition = self
+            .manifest
+            .stream(parent)
+            .cloned()
+            .ok_or_else(|| ConnectorError::Internal(format!("no parent `{parent}`")))?;
+        let mut records = Vec::new();
+        let mut state = PageState::First;
+        let path = record_path(&definition.records.path);
+        let ctx_base = json!({});
+        loop {
+            let request =
+                self.prepare(&definition, &definition.request, definition.paginator.as_ref(), &state, &ctx_base, None)?;
+            let page = self.http.send(&request).await?;
+            let selected = select(&page.body, &path).map_err(|e| malformed(parent, &page, &e))?;
+            let count = selected.records.len();
+            for raw in &selected.records {
+                records.push(
+                    serde_json::from_str::<Value>(raw.get()).map_err(|e| malformed(parent, &page, &e.to_string()))?,
+                );
+            }
+            let ctx =
+                json!({ "response": selected.response, "headers": headers_json(&page), "last_record": records.last() });
+            match self.next_page(&definition, definition.paginator.as_ref(), &state, &ctx, &page, count)? {
+                Some(next) => state = next,
+                None => break,
+            }
+        }
+        Ok(records)
+    }
+
+    /// Reads one unit: its pages in order, the next requested while this one decodes.
+    async fn read_unit(
+        self: Arc<Self>,
+        plan: Arc<StreamPlan>,
+        unit: Unit,
+        out: mpsc::Sender<Message>,
+    ) -> Result<UnitDone> {
+        let def = &plan.definition;
+        let name = def.name.as_str();
+        let request = def.request_for(plan.incremental);
+        let paginator = def.paginator_for(plan.incremental);
+        let path = record_path(&def.records.path);
+        let sorted = def.incremental.as_ref().is_some_and(|i| i.sorted);
+        let requery_after = def.incremental.as_ref().and_then(|i| i.requery_after);
+        let mut slice = unit.slice;
+        let mut base = self.unit_context(&plan, &unit.partition, slice);
+        let mut state = PageState::First;
+        let mut in_query = 0u64;
+        let mut max_cursor: Option<Micros> = None;
+        let mut last_checkpoint: Option<Micros> = None;
+        let first = self.prepare(def, request, paginator, &state, &base, None)?;
+        let mut inflight = Some(spawn_send(&self.http, first));
+        while let Some(task) = inflight.take() {
+            let page = task
+                .await
+                .map_err(|e| ConnectorError::Internal(format!("stream `{name}`: request task failed: {e}")))??;
+            let selected = select(&page.body, &path).map_err(|e| malformed(name, &page, &e))?;
+            let mut records = selected.records;
+            let count = records.len() as u64;
+            in_query += count;
+            if let Some(filter) = &def.records.filter {
+                records = self.filter_records(name, filter, &plan, &unit, records, &page)?;
+            }
+            let last_record: Option<Value> = match records.last() {
+                Some(raw) => Some(serde_json::from_str(raw.get()).map_err(|e| malformed(name, &page, &e.to_string()))?),
+                None => None,
+            };
+            let ctx =
+                json!({ "response": selected.response, "headers": headers_json(&page), "last_record": last_record });
+            let mut next = self.next_page(def, paginator, &state, &ctx, &page, count as usize)?;
+            let added = self.added_fields(def, &base)?;
+            let batch = plan
+                .decoder
+                .decode(&records, &added)
+                .map_err(|e| ConnectorError::Source(format!("stream `{name}`: page {}: {e}", page.url)))?;
+            let (batch, page_max) = apply_cursor(&plan, batch)?;
+            max_cursor = max_cursor.max(page_max);
+            // HubSpot's search stops at 10,000 results: start a new query after the last cursor.
+            if let (Some(limit), Some(_), Some(current)) = (requery_after, next.as_ref(), slice)
+                && in_query + count > limit
+                && let Some(from) = page_max
+            {
+                slice = Some(Slice { start: from, end: current.end });
+                base = self.unit_context(&plan, &unit.partition, slice);
+                in_query = 0;
+                next = Some(PageState::First);
+            }
+            if let Some(next_state) = next {
+                let request = self.prepare(def, request, paginator, &next_state, &base, Some(&ctx))?;
+                inflight = Some(spawn_send(&self.http, request));
+                state = next_state;
+            }
+            if batch.num_rows() > 0 && out.send(Message::Batch { stream: name.to_string(), batch }).await.is_err() {
+                return Ok(UnitDone { max_cursor });
+            }
+            let ordered_checkpoints = plan.incremental && sorted && unit.partition.is_none();
+            if ordered_checkpoints
+                && let Some(at) = max_cursor
+                && Some(at) != last_checkpoint
+                && inflight.is_some()
+            {
+                last_checkpoint = Some(at);
+                if out.send(state_message(name, at)).await.is_err() {
+                    return Ok(UnitDone { max_cursor });
+                }
+            }
+        }
+        // A finished window is a checkpoint: everything up to its end has been read.
+        if plan.incremental
+            && unit.partition.is_none()
+            && def.incremental.as_ref().is_some_and(|i| i.step.is_some())
+            && let Some(s) = slice
+        {
+            let at = max_cursor.map_or(s.end, |m| m.max(s.end));
+            let _ = out.send(state_message(name, at)).await;
+            max_cursor = Some(at);
+        }
+        Ok(UnitDone { max_cursor })
+    }
+
+    fn filter_records<'a>(
+        &self,
+        name: &str,
+        filter: &str,
+        plan: &StreamPlan,
+        unit: &Unit,
+        records: Vec<&'a serde_json::value::RawValue>,
+        page: &Page,
+    ) -> Result<Vec<&'a serde_json::value::RawValue>> {
+        let mut kept = Vec::with_capacity(records.len());
+        for raw in records {
+            let record: Value = serde_json::from_str(raw.get()).map_err(|e| malformed(name, page, &e.to_string()))?;
+            let ctx =
+                self.context(json!({ "record": record, "partition": unit.partition, "incremental": plan.incremental }));
+            if self.templates.condition(filter, &ctx, &format!("streams.{name}.records.filter"))? {
+                kept.push(raw);
+            }
+        }
+        Ok(kept)
+    }
+
+    fn added_fields(&self, def: &StreamDefinition, base: &Value) -> Result<BTreeMap<String, String>> {
+        if def.add_fields.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let ctx = self.context(base.clone());
+        def.add_fields
+            .iter()
+            .map(|(k, t)| {
+                Ok((k.clone(), self.templates.render(t, &ctx, &format!("streams.{}.add_fields.{k}", def.name))?))
+            })
+            .collect()
+    }
+
+    /// The template variables of a unit: `state`, `slice`, `partition`.
+    fn unit_context(&self, plan: &StreamPlan, partition: &Option<Value>, slice: Option<Slice>) -> Value {
+        let format = plan
+            .definition
+            .incremental
+            .as_ref()
+            .map(|i| i.request_format.clone().unwrap_or_else(|| i.format.clone()))
+            .unwrap_or_default();
+        let mut ctx = serde_json::Map::new();
+        if let Some(p) = partition {
+            ctx.insert("partition".into(), p.clone());
+        }
+        if let Some(s) = slice {
+            ctx.insert(
+                "slice".into(),
+                json!({ "start": cursor::format(s.start, &format), "end": cursor::format(s.end, &format) }),
+            );
+        } else {
+            ctx.insert("slice".into(), json!({ "end": cursor::format(plan.now, &format) }));
+        }
+        if plan.incremental
+            && let Some(at) = plan.filter_at.or(plan.lower_bound)
+        {
+            ctx.insert("state".into(), json!({ "cursor": cursor::format(at, &format) }));
+        }
+        Value::Object(ctx)
+    }
+
+    fn context(&self, mut vars: Value) -> JinjaValue {
+        if let Value::Object(map) = &mut vars {
+            map.insert("config".into(), self.config.clone());
+        }
+        context(&vars)
+    }
+
+    /// Builds the request of a page.
+    fn prepare(
+        &self,
+        def: &StreamDefinition,
+        request: &Request,
+        paginator: Option<&Paginator>,
+        state: &PageState,
+        base: &Value,
+        previous: Option<&Value>,
+    ) -> Result<PreparedRequest> {
+        let mut vars = base.clone();
+        if let (Value::Object(map), Some(Value::Object(prev))) = (&mut vars, previous) {
+            for (k, v) in prev {
+                map.insert(k.clone(), v.clone());
+            }
+        }
+        if let (Value::Object(map), PageState::Token(token)) = (&mut vars, state) {
+            map.insert("next_page_token".into(), Value::String(token.clone()));
+        }
+        let ctx = self.context(vars);
+        let key = |k: &str| format!("streams.{}.request.{k}", def.name);
+        let requester = &self.manifest.requester;
+        let mut url = match state {
+            PageState::Url(next) => resolve_url(&self.base_url, next).map_err(|e| {
+                ConnectorError::Source(format!("stream `{}`: the next-page URL `{next}` is not a URL: {e}", def.name))
+            })?,
+            _ => {
+                let path = self.templates.render(&request.path, &ctx, &key("path"))?;
+                let mut url = resolve_url(&self.base_url, &path).map_err(|e| ConnectorError::InvalidConfig {
+                    connector: self.manifest.name.clone(),
+                    issues: vec![crate::ConfigIssue {
+                        path: "config.base_url".into(),
+                        message: format!("`{}` + `{path}` is not a URL: {e}", self.base_url),
+                    }],
+                })?;
+                {
+                    let mut query = url.query_pairs_mut();
+                    for (name, template) in requester.params.iter().chain(request.params.iter()) {
+                        let value = self.templates.render_value(template, &ctx, &key(&format!("params.{name}")))?;
+                        match value {
+                            Value::Null => {}
+                            Value::Array(items) => {
+                                for item in items {
+                                    query.append_pair(name, &as_text(&item));
+                                }
+                            }
+                            other => {
+                                let text = as_text(&other);
+                                if !text.is_empty() {
+                                    query.append_pair(name, &text);
+                                }
+                            }
+                        }
+                    }
+                    match (paginator, state) {
+                        (Some(Paginator::PageNumber { param, start, size, size_param, .. }), s) => {
+                            let n = if let PageState::Number(n) = s { *n } else { *start };
+                            query.append_pair(param, &n.to_string());
+                            if let Some(sp) = size_param {
+                                query.append_pair(sp, &size.to_string());
+                            }
+                        }
+                        (Some(Paginator::Offset { param, limit, limit_param, .. }), s) => {
+                            let o = if let PageState::Offset(o) = s { *o } else { 0 };
+                            query.append_pair(param, &o.to_string());
+                            if let Some(lp) = limit_param {
+                                query.append_pair(lp, &limit.to_string());
+                            }
+                        }
+                        (Some(Paginator::Cursor { inject: Inject::Param(p), .. }), PageState::Token(t)) => {
+                            query.append_pair(p, t);
+                        }
+                        _ => {}
+                    }
+                }
+                if url.query() == Some("") {
+                    url.set_query(None);
+                }
+                url
+            }
+        };
+        if url.cannot_be_a_base() {
+            url = resolve_url(&self.base_url, url.as_str()).map_err(|e| ConnectorError::Source(e.to_string()))?;
+        }
+        let mut headers = Vec::new();
+        for (name, template) in requester.headers.iter().chain(request.headers.iter()) {
+            headers.push((name.clone(), self.templates.render(template, &ctx, &key(&format!("headers.{name}")))?));
+        }
+        let mut body = match &request.body {
+            Some(b) => Some(self.templates.render_value(b, &ctx, &key("body"))?),
+            None => None,
+        };
+        if let (Some(Paginator::Cursor { inject, .. }), PageState::Token(t)) = (paginator, state) {
+            match inject {
+                Inject::Body(field) => {
+                    if let Some(Value::Object(map)) = &mut body {
+                        map.insert(field.clone(), Value::String(t.clone()));
+                    } else {
+                        body = Some(json!({ field.clone(): t }));
+                    }
+                }
+                Inject::Header(h) => headers.push((h.clone(), t.clone())),
+                Inject::Param(_) => {}
+            }
+        }
+        Ok(PreparedRequest { method: request.method, url, headers, body })
+    }
+
+    /// The state of the next page, or `None` after the last.
+    fn next_page(
+        &self,
+        def: &StreamDefinition,
+        paginator: Option<&Paginator>,
+        state: &PageState,
+        page_vars: &Value,
+        page: &Page,
+        count: usize,
+    ) -> Result<Option<PageState>> {
+        let Some(paginator) = paginator else { return Ok(None) };
+        let ctx = self.context(page_vars.clone());
+        let key = format!("streams.{}.paginator", def.name);
+        let stopped = |stop: &Option<String>| -> Result<bool> {
+            match stop {
+                Some(expr) => self.templates.condition(expr, &ctx, &format!("{key}.stop")),
+                None => Ok(false),
+            }
+        };
+        Ok(match paginator {
+            Paginator::Cursor { token, stop, .. } => {
+                if stopped(stop)? {
+                    return Ok(None);
+                }
+                let token = self.templates.render(token, &ctx, &format!("{key}.token"))?;
+                (!is_empty_token(&token)).then_some(PageState::Token(token))
+            }
+            Paginator::NextUrl { url, stop } => {
+                if stopped(stop)? {
+                    return Ok(None);
+                }
+                let url = self.templates.render(url, &ctx, &format!("{key}.url"))?;
+                (!is_empty_token(&url)).then_some(PageState::Url(url))
+            }
+            Paginator::LinkHeader => next_link(&page.headers).map(PageState::Url),
+            Paginator::PageNumber { start, size, stop, .. } => {
+                if (count as u64) < *size || count == 0 || stopped(stop)? {
+                    return Ok(None);
+                }
+                let n = if let PageState::Number(n) = state { *n } else { *start };
+                Some(PageState::Number(n + 1))
+            }
+            Paginator::Offset { limit, stop, .. } => {
+                if (count as u64) < *limit || count == 0 || stopped(stop)? {
+                    return Ok(None);
+                }
+                let o = if let PageState::Offset(o) = state { *o } else { 0 };
+                Some(PageState::Offset(o + limit))
+            }
+        })
+    }
+
+    /// Fetches the first page of a stream (for `check` and schema inference).
+    pub async fn first_page_records(self: &Arc<Self>, def: &StreamDefinition) -> Result<Vec<Value>> {
+        let partition = match &def.partition {
+            Some(p) => self.parent_records(&p.stream).await?.into_iter().next(),
+            None => None,
+        };
+        let mut base = serde_json::Map::new();
+        if let Some(p) = &partition {
+            base.insert("partition".into(), p.clone());
+        }
+        let base = Value::Object(base);
+        let request = self.prepare(def, &def.request, def.paginator.as_ref(), &PageState::First, &base, None)?;
+        let page = self.http.send(&request).await?;
+        let selected =
+            select(&page.body, &record_path(&def.records.path)).map_err(|e| malformed(&def.name, &page, &e))?;
+        let added = self.added_fields(def, &base)?;
+        selected
+            .records
+            .iter()
+            .map(|raw| {
+                let mut record: Value =
+                    serde_json::from_str(raw.get()).map_err(|e| malformed(&def.name, &page, &e.to_string()))?;
+                if let Value::Object(map) = &mut record {
+                    for (k, v) in &added {
+                        map.insert(k.clone(), Value::String(v.clone()));
+                    }
+                }
+                Ok(record)
+            })
+            .collect()
+    }
+}
+
+fn spawn_send(http: &Arc<Http>, request: PreparedRequest) -> tokio::task::JoinHandle<Result<Page>> {
+    let http = http.clone();
+    tokio::spawn(async move { http.send(&request).await })
+}
+
+/// Drops records at or before the client-side filter and finds the page's largest cursor.
+fn apply_cursor(plan: &StreamPlan, batch: RecordBatch) -> Result<(RecordBatch, Option<Micros>)> {
+    let (Some(index), Some(inc)) = (plan.cursor_column, plan.definition.incremental.as_ref()) else {
+        return Ok((batch, None));
+    };
+    if batch.num_rows() == 0 {
+        return Ok((batch, None));
+    }
+    let values = cursor_values(batch.column(index), &inc.format)?;
+    let batch = match plan.filter_at {
+        Some(at) => {
+            let keep: BooleanArray = values.iter().map(|v| Some(v.is_none_or(|v| v > at))).collect();
+            if keep.true_count() == batch.num_rows() { batch } else { filter_record_batch(&batch, &keep)? }
+        }
+        None => batch,
+    };
+    let max = values.iter().flatten().copied().filter(|v| plan.filter_at.is_none_or(|at| *v > at)).max();
+    Ok((batch, max))
+}
+
+/// A cursor column as microseconds, whatever its type.
+fn cursor_values(column: &ArrayRef, format: &CursorFormat) -> Result<Vec<Option<Micros>>> {
+    Ok(match column.data_type() {
+        DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64 => {
+            let micros = cast(column, &DataType::Timestamp(TimeUnit::Microsecond, None))?;
+            micros.as_primitive::<TimestampMicrosecondType>().iter().collect()
+        }
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+            let text = cast(column, &DataType::Utf8)?;
+            text.as_string::<i32>().iter().map(|v| v.and_then(|t| cursor::parse_text(t, format))).collect()
+        }
+        t if t.is_numeric() => {
+            let numbers = cast(column, &DataType::Float64)?;
+            numbers
+                .as_primitive::<Float64Type>()
+                .iter()
+                .map(|v| v.and_then(|n| cursor::parse(&Value::from(n), format)))
+                .collect()
+        }
+        other => {
+            return Err(ConnectorError::Source(format!(
+                "a cursor column of type {other} cannot be compared; declare it as a string, integer or date-time"
+            )));
+        }
+    })
+}
+
+fn state_message(stream: &str, at: Micros) -> Message {
+    Message::State { stream: stream.to_string(), state: json!({ "cursor": cursor::rfc3339(at) }) }
+}
+
+fn saved_cursor(saved: Option<&Value>) -> Option<Micros> {
+    saved.and_then(|s| s.get("cursor")).and_then(|c| cursor::parse(c, &CursorFormat::Rfc3339))
+}
+
+fn parse_saved(stream: &str, saved: Option<&Value>) -> Result<Option<Micros>> {
+    let Some(saved) = saved else { return Ok(None) };
+    match saved_cursor(Some(saved)) {
+        Some(at) => Ok(Some(at)),
+        None => Err(ConnectorError::InvalidState {
+            stream: stream.to_string(),
+            state: saved.to_string(),
+            reason: "expected {\"cursor\": \"<RFC 3339 time>\"}".into(),
+        }),
+    }
+}
+
+fn record_path(path: &str) -> Vec<&str> {
+    path.split('.').filter(|p| !p.is_empty()).collect()
+}
+
+fn headers_json(page: &Page) -> Value {
+    Value::Object(
+        page.headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_ascii_lowercase(), Value::String(v.to_str().ok()?.to_string()))))
+            .collect(),
+    )
+}
+
+fn is_empty_token(token: &str) -> bool {
+    matches!(token.trim(), "" | "None" | "none" | "null")
+}
+
+/// Joins a path onto the base URL; a full URL stays as it is.
+fn resolve_url(base: &str, path: &str) -> Result<url::Url, url::ParseError> {
+    if path.starts_with("http://") || path.starts_with("https://") {
+        return url::Url::parse(path);
+    }
+    if path.is_empty() {
+        return url::Url::parse(base);
+    }
+    url::Url::parse(&format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/')))
+}
+
+/// The `rel="next"` URL of a `Link` header.
+fn next_link(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers.get_all(reqwest::header::LINK).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).find_map(
+        |part| {
+            let (target, params) = part.split_once(';')?;
+            params
+                .split(';')
+                .any(|p| {
+                    let p = p.trim().replace(' ', "");
+                    p == "rel=\"next\"" || p == "rel=next"
+                })
+                .then(|| target.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+        },
+    )
+}
+
+fn malformed(stream: &str, page: &Page, problem: &str) -> ConnectorError {
+    ConnectorError::Source(format!(
+        "stream `{stream}`: the page {} is unusable: {problem}; it starts: {}",
+        page.url,
+        snippet(&page.body)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::header::{HeaderMap, HeaderValue, LINK};
+
+    use super::*;
+
+    #[test]
+    fn link_headers_and_urls() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            LINK,
+            HeaderValue::from_static(r#"<https://x/api?page=1>; rel="prev", <https://x/api?page=3>; rel="next""#),
+        );
+        assert_eq!(next_link(&h).as_deref(), Some("https://x/api?page=3"));
+        assert_eq!(next_link(&HeaderMap::new()), None);
+        assert_eq!(
+            resolve_url("http://127.0.0.1:9/api/", "/v2/items").unwrap().as_str(),
+            "http://127.0.0.1:9/api/v2/items"
+        );
+        assert_eq!(resolve_url("http://a/b", "https://c/d").unwrap().as_str(), "https://c/d");
+        assert!(is_empty_token(" None "));
+    }
+}

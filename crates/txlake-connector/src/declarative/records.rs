@@ -1,0 +1,256 @@
+//! From a page's bytes to Arrow: the record selector finds the records (as raw JSON slices,
+//! never a `serde_json::Value` per record), the rest of the body becomes the `response`
+//! the paginator and error rules read, and arrow-json decodes the slices straight into a
+//! RecordBatch of the stream's schema.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch, StringArray, new_null_array};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::json::ReaderBuilder;
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+/// A page split into what the paginator reads and the records.
+#[derive(Debug)]
+pub struct Selected<'a> {
+    /// The body without the records (`Null` when the body is the array of records).
+    pub response: Value,
+    /// Each record's JSON text.
+    pub records: Vec<&'a RawValue>,
+}
+
+/// Splits a body along a dotted record path (empty: the body is the records).
+pub fn select<'a>(body: &'a [u8], path: &[&str]) -> Result<Selected<'a>, String> {
+    let text = std::str::from_utf8(body).map_err(|e| format!("the body is not UTF-8 ({e})"))?;
+    let raw: &'a RawValue = serde_json::from_str(text).map_err(describe_json_error)?;
+    let mut records = Vec::new();
+    let response = split(raw, path, &mut records)?;
+    Ok(Selected { response, records })
+}
+
+fn split<'a>(raw: &'a RawValue, path: &[&str], records: &mut Vec<&'a RawValue>) -> Result<Value, String> {
+    let text = raw.get();
+    let Some((head, rest)) = path.split_first() else {
+        match text.as_bytes().first() {
+            Some(b'[') => {
+                *records = serde_json::from_str(text).map_err(describe_json_error)?;
+                return Ok(Value::Null);
+            }
+            Some(b'{') => {
+                records.push(raw);
+                return serde_json::from_str(text).map_err(describe_json_error);
+            }
+            Some(b'n') => return Ok(Value::Null),
+            _ => return Err(format!("expected an array of records or one record, found `{}`", short(text))),
+        }
+    };
+    if !text.starts_with('{') {
+        return Err(format!("expected an object with `{head}`, found `{}`", short(text)));
+    }
+    let fields: BTreeMap<String, &'a RawValue> = serde_json::from_str(text).map_err(describe_json_error)?;
+    let mut response = serde_json::Map::new();
+    for (key, value) in fields {
+        if key == *head {
+            let inner = split(value, rest, records)?;
+            if !inner.is_null() && !rest.is_empty() {
+                response.insert(key, inner);
+            }
+        } else {
+            response.insert(key, serde_json::from_str(value.get()).map_err(describe_json_error)?);
+        }
+    }
+    Ok(Value::Object(response))
+}
+
+fn describe_json_error(e: serde_json::Error) -> String {
+    if e.is_eof() {
+        format!("the JSON ends early (truncated page?) at line {} column {}", e.line(), e.column())
+    } else {
+        format!("malformed JSON at line {} column {}: {e}", e.line(), e.column())
+    }
+}
+
+fn short(text: &str) -> String {
+    let end = text.char_indices().nth(80).map(|(i, _)| i).unwrap_or(text.len());
+    if end < text.len() { format!("{}…", &text[..end]) } else { text.to_string() }
+}
+
+/// Decodes record slices into batches of one stream's schema. Columns filled from
+/// `add_fields` (constant for a page) are not decoded but appended.
+#[derive(Debug, Clone)]
+pub struct RecordDecoder {
+    schema: SchemaRef,
+    decoded: SchemaRef,
+    added: Vec<usize>,
+}
+
+impl RecordDecoder {
+    /// A decoder for `schema`, of which `added` columns come from `add_fields`.
+    pub fn new(schema: SchemaRef, added: &[String]) -> Self {
+        // arrow-json parses named zones only with chrono-tz; timestamps are decoded at
+        // `+00:00` and relabelled to the declared zone (the instants are the same).
+        let decoded_fields: Vec<Field> = schema
+            .fields()
+            .iter()
+            .filter(|f| !added.contains(f.name()))
+            .map(|f| match f.data_type() {
+                DataType::Timestamp(unit, Some(_)) => {
+                    f.as_ref().clone().with_data_type(DataType::Timestamp(*unit, Some("+00:00".into())))
+                }
+                _ => f.as_ref().clone(),
+            })
+            .collect();
+        let added_idx =
+            schema.fields().iter().enumerate().filter(|(_, f)| added.contains(f.name())).map(|(i, _)| i).collect();
+        Self { decoded: Arc::new(Schema::new(decoded_fields)), schema, added: added_idx }
+    }
+
+    /// The output schema.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// Decodes one page of records; `added` holds the rendered `add_fields` values by name.
+    /// On a record that does not fit, the error names it.
+    pub fn decode(&self, records: &[&RawValue], added: &BTreeMap<String, String>) -> Result<RecordBatch, String> {
+        let decoded = match self.decode_all(records) {
+            Ok(batch) => batch,
+            Err(e) => return Err(self.find_culprit(records).unwrap_or(e)),
+        };
+        let rows = decoded.num_rows();
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
+        let mut from_decoded = decoded.columns().iter();
+        for (i, field) in self.schema.fields().iter().enumerate() {
+            if self.added.contains(&i) {
+                let column = match added.get(field.name()).filter(|v| !v.is_empty()) {
+                    Some(value) => {
+                        let text: ArrayRef = Arc::new(StringArray::from(vec![value.as_str(); rows]));
+                        cast(&text, field.data_type()).map_err(|e| {
+                            format!("add_fields.{}: `{value}` is not a {}: {e}", field.name(), field.data_type())
+                        })?
+                    }
+                    None => new_null_array(field.data_type(), rows),
+                };
+                columns.push(column);
+            } else {
+                let column = from_decoded.next().ok_or("decoder lost a column")?;
+                columns.push(if column.data_type() == field.data_type() {
+                    column.clone()
+                } else {
+                    cast(column, field.data_type()).map_err(|e| e.to_string())?
+                });
+            }
+        }
+        RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| e.to_string())
+    }
+
+    fn decode_all(&self, records: &[&RawValue]) -> Result<RecordBatch, String> {
+        let mut decoder = ReaderBuilder::new(self.decoded.clone())
+            .with_batch_size(records.len().max(1))
+            .build_decoder()
+            .map_err(|e| e.to_string())?;
+        for record in records {
+            let bytes = record.get().as_bytes();
+            let read = decoder.decode(bytes).map_err(|e| e.to_string())?;
+            if read != bytes.len() {
+                return Err("a record was not read whole".into());
+            }
+        }
+        Ok(decoder.flush().map_err(|e| e.to_string())?.unwrap_or_else(|| RecordBatch::new_empty(self.decoded.clone())))
+    }
+
+    /// Decodes record by record to name the one that does not fit (the slow path of a failure).
+    fn find_culprit(&self, records: &[&RawValue]) -> Option<String> {
+        records.iter().enumerate().find_map(|(i, record)| {
+            self.decode_all(std::slice::from_ref(record)).err().map(|e| {
+                format!(
+                    "record {} of the page does not fit the stream's schema: {e}; the record: {}",
+                    i + 1,
+                    short_record(record.get())
+                )
+            })
+        })
+    }
+}
+
+fn short_record(text: &str) -> String {
+    let end = text.char_indices().nth(300).map(|(i, _)| i).unwrap_or(text.len());
+    if end < text.len() { format!("{}…", &text[..end]) } else { text.to_string() }
+}
+
+/// Infers a schema from sample records (every column nullable; columns in `added` as text).
+pub fn infer_schema(records: &[Value], added: &[String]) -> Result<Schema, String> {
+    let inferred = arrow::json::reader::infer_json_schema_from_iterator(records.iter().map(|r| Ok(r.clone())))
+        .map_err(|e| e.to_string())?;
+    let mut fields: Vec<Field> = inferred.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect();
+    for name in added {
+        if !fields.iter().any(|f| f.name() == name) {
+            fields.push(Field::new(name, DataType::Utf8, true));
+        }
+    }
+    Ok(Schema::new(fields))
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::{AsArray, Int64Array};
+    use arrow::datatypes::{Int64Type, TimeUnit};
+
+    use super::*;
+
+    #[test]
+    fn selects_records_and_keeps_the_rest() {
+        let body = br#"{"results":[{"id":1},{"id":2}],"paging":{"next":{"after":"2"}},"total":2}"#;
+        let s = select(body, &["results"]).unwrap();
+        assert_eq!(s.records.len(), 2);
+        assert_eq!(s.response["paging"]["next"]["after"], "2");
+        assert!(s.response.get("results").is_none());
+
+        let body = br#"{"data":{"items":[{"id":1}],"cursor":"c"},"ok":true}"#;
+        let s = select(body, &["data", "items"]).unwrap();
+        assert_eq!(s.records.len(), 1);
+        assert_eq!(s.response["data"]["cursor"], "c");
+
+        let s = select(br#"[{"id":1},{"id":2},{"id":3}]"#, &[]).unwrap();
+        assert_eq!(s.records.len(), 3);
+        let s = select(br#"{"users":[]}"#, &["results"]).unwrap();
+        assert!(s.records.is_empty());
+    }
+
+    #[test]
+    fn a_truncated_page_says_so() {
+        let err = select(br#"{"results":[{"id":1},{"id""#, &["results"]).unwrap_err();
+        assert!(err.contains("truncated"), "{err}");
+        let err = select(b"<html>oops</html>", &["results"]).unwrap_err();
+        assert!(err.contains("malformed JSON"), "{err}");
+    }
+
+    #[test]
+    fn decodes_into_the_schema_with_added_fields() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("at", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true),
+            Field::new("course_id", DataType::Int64, true),
+        ]));
+        let decoder = RecordDecoder::new(schema, &["course_id".to_string()]);
+        let s = select(br#"[{"id":1,"at":"2024-01-01T00:00:00Z","extra":5},{"id":2,"at":null}]"#, &[]).unwrap();
+        let batch = decoder.decode(&s.records, &BTreeMap::from([("course_id".to_string(), "42".to_string())])).unwrap();
+        assert_eq!(batch.num_rows(), 2);
+        assert_eq!(batch.column(2).as_primitive::<Int64Type>(), &Int64Array::from(vec![42, 42]));
+        assert_eq!(batch.column(1).null_count(), 1);
+
+        let s = select(br#"[{"id":1},{"id":"two"}]"#, &[]).unwrap();
+        let err = decoder.decode(&s.records, &BTreeMap::new()).unwrap_err();
+        assert!(err.contains("record 2") && err.contains("\"two\""), "{err}");
+    }
+
+    #[test]
+    fn infers_nullable_columns() {
+        let schema = infer_schema(&[serde_json::json!({"id": 1, "name": "a"})], &["course".to_string()]).unwrap();
+        assert!(schema.fields().iter().all(|f| f.is_nullable()));
+        assert_eq!(schema.field_with_name("course").unwrap().data_type(), &DataType::Utf8);
+    }
+}
