@@ -169,7 +169,8 @@ pub async fn sync_connection(
     let run_id = options.run_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let started_at = Utc::now();
 
-    let connector = registry.validated(&connection.connector, &connection.config).map_err(connector_error)?;
+    let connector =
+        registry.resolve_validated(&connection.connector, &connection.config).await.map_err(connector_error)?;
     let catalog = connector.discover(&connection.config).await.map_err(connector_error)?;
     let names = connection.streams.clone().unwrap_or_else(|| catalog.names());
     let unknown_stream = |stream: &str| {

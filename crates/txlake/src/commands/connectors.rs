@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use serde_json::{Value, json};
-use txlake_connector::Connector;
+use txlake_connector::{Connector, ConnectorError};
 use txlake_sync::TxlakeConfig;
 use txlake_sync::connectors::builtin_registry;
 
@@ -16,22 +16,25 @@ pub async fn run(command: ConnectorsCommand) -> anyhow::Result<ExitCode> {
     let registry = builtin_registry();
     match command {
         ConnectorsCommand::List => {
-            let rows: Vec<Vec<String>> =
+            let mut rows: Vec<Vec<String>> =
                 registry.iter().map(|c| vec![c.name().to_string(), c.description().to_string()]).collect();
+            rows.extend(
+                registry.schemes().map(|(scheme, r)| vec![format!("{scheme}:<command>"), r.description().into()]),
+            );
             print!("{}", text_table(&["connector", "description"], &rows));
         }
         ConnectorsCommand::Spec { connector } => {
-            let connector = registry.get(&connector)?;
+            let connector = registry.resolve(&connector).await?;
             println!("{}", serde_json::to_string_pretty(&connector.spec().config_schema)?);
         }
         ConnectorsCommand::Check { config, target } => {
-            let (connector, settings) = resolve(&config, &target)?;
+            let (connector, settings) = resolve(&config, &target).await?;
             connector.spec().validate(connector.name(), &settings)?;
             connector.check(&settings).await?;
             println!("ok: `{target}` ({}) is reachable and its configuration is valid", connector.name());
         }
         ConnectorsCommand::Discover { config, target, json } => {
-            let (connector, settings) = resolve(&config, &target)?;
+            let (connector, settings) = resolve(&config, &target).await?;
             connector.spec().validate(connector.name(), &settings)?;
             let catalog = connector.discover(&settings).await?;
             if json {
@@ -76,16 +79,18 @@ pub async fn run(command: ConnectorsCommand) -> anyhow::Result<ExitCode> {
 }
 
 /// A connection of the config file, or else a connector name with an empty configuration.
-fn resolve(config: &ConfigArg, target: &str) -> anyhow::Result<(std::sync::Arc<dyn Connector>, Value)> {
+async fn resolve(config: &ConfigArg, target: &str) -> anyhow::Result<(std::sync::Arc<dyn Connector>, Value)> {
     let registry = builtin_registry();
     if config.config.exists() {
         let file = TxlakeConfig::load(&config.config)?;
         if let Some(connection) = file.connections.get(target) {
-            return Ok((registry.get(&connection.connector)?, connection.config.clone()));
+            return Ok((registry.resolve(&connection.connector).await?, connection.config.clone()));
         }
     }
-    match registry.get(target) {
+    match registry.resolve(target).await {
         Ok(connector) => Ok((connector, json!({}))),
+        // `airbyte:…` that could not start: its own error says what to fix.
+        Err(e) if !matches!(e, ConnectorError::UnknownConnector { .. }) => Err(e.into()),
         Err(_) => bail!(
             "`{target}` is neither a connection in {} nor a connector; connectors: {}",
             config.config.display(),
