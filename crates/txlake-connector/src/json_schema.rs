@@ -9,7 +9,7 @@
 //! | `number` | `Float64` |
 //! | `boolean` | `Boolean` |
 //! | `object` with `properties` | `Struct` of those properties |
-//! | `array` with `items` | `List` of the item type (`List<Utf8>` without `items`) |
+//! | `array` with `items` | `List` of the item type, the item field named `element` as in Parquet and Delta (`List<Utf8>` without `items`) |
 //! | no `type`, or only `null` | `Utf8` |
 //! | several primitive types (`["string", "integer"]`) | `Utf8`; only `integer` and `number`: `Float64` |
 //! | Airbyte protocol v1 `$ref: WellKnownTypes.json#/definitions/…` | the type it names |
@@ -144,6 +144,10 @@ fn object(path: &str, schema: &Value) -> Result<Option<DataType>, ConnectorError
     Ok((!fields.is_empty()).then(|| DataType::Struct(Fields::from(fields))))
 }
 
+/// The name of a list's item field: Parquet's and Delta's (`element`), so a table read
+/// back has the very type it was written with.
+const LIST_ITEM: &str = "element";
+
 /// A `List` of the item type, or `None` when the items cannot be represented.
 fn array(path: &str, schema: &Value) -> Result<Option<DataType>, ConnectorError> {
     let item = match schema.get("items") {
@@ -152,7 +156,7 @@ fn array(path: &str, schema: &Value) -> Result<Option<DataType>, ConnectorError>
         Some(Value::Array(_)) => None,
         Some(items) => data_type(&format!("{path}[]"), items)?,
     };
-    Ok(item.map(|(data_type, nullable)| DataType::List(Arc::new(Field::new("item", data_type, nullable)))))
+    Ok(item.map(|(data_type, nullable)| DataType::List(Arc::new(Field::new(LIST_ITEM, data_type, nullable)))))
 }
 
 /// `anyOf` / `oneOf`: one alternative besides `null` is that type; several primitive ones
@@ -308,9 +312,9 @@ mod tests {
     #[test]
     fn arrays_become_lists_of_their_items() {
         let list = data_type_of(json!({"type": "array", "items": {"type": ["null", "integer"]}}));
-        assert_eq!(list, DataType::List(Arc::new(Field::new("item", DataType::Int64, true))));
+        assert_eq!(list, DataType::List(Arc::new(Field::new("element", DataType::Int64, true))));
         let untyped = data_type_of(json!({"type": "array"}));
-        assert_eq!(untyped, DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))));
+        assert_eq!(untyped, DataType::List(Arc::new(Field::new("element", DataType::Utf8, true))));
         let DataType::List(item) = data_type_of(json!({
             "type": "array", "items": {"type": "object", "properties": {"k": {"type": "string"}}}
         })) else {
