@@ -1,6 +1,7 @@
 //! End-to-end tests of txlake: the `txlake` binary, syncs into real Delta tables, crash
 //! safety, failure paths, S3 storage. One test binary for the workspace (cheap to link).
 
+mod airbyte;
 mod api;
 mod cli;
 mod crash;
