@@ -207,9 +207,16 @@ impl Reader {
             let selected = select(&page.body, &path).map_err(|e| malformed(parent, &page, &e))?;
             let count = selected.records.len();
             for raw in &selected.records {
-                records.push(
-                    serde_json::from_str::<Value>(raw.get()).map_err(|e| malformed(parent, &page, &e.to_string()))?,
-                );
+                let record =
+                    serde_json::from_str::<Value>(raw.get()).map_err(|e| malformed(parent, &page, &e.to_string()))?;
+                // Partitions are the records the parent stream keeps (Moodle's site course is no course).
+                if let Some(filter) = &definition.records.filter {
+                    let ctx = self.context(json!({ "record": record, "incremental": false }));
+                    if !self.templates.condition(filter, &ctx, &format!("streams.{parent}.records.filter"))? {
+                        continue;
+                    }
+                }
+                records.push(record);
             }
             let ctx =
                 json!({ "response": selected.response, "headers": headers_json(&page), "last_record": records.last() });

@@ -150,6 +150,8 @@ impl RecordDecoder {
     fn decode_all(&self, records: &[&RawValue]) -> Result<RecordBatch, String> {
         let mut decoder = ReaderBuilder::new(self.decoded.clone())
             .with_batch_size(records.len().max(1))
+            // A number where text is declared (`"id": 4` for `"id": "4"`) reads as its text.
+            .with_coerce_primitive(true)
             .build_decoder()
             .map_err(|e| e.to_string())?;
         for record in records {
@@ -245,6 +247,14 @@ mod tests {
         let s = select(br#"[{"id":1},{"id":"two"}]"#, &[]).unwrap();
         let err = decoder.decode(&s.records, &BTreeMap::new()).unwrap_err();
         assert!(err.contains("record 2") && err.contains("\"two\""), "{err}");
+    }
+
+    #[test]
+    fn numbers_read_as_text_where_text_is_declared() {
+        let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Utf8, true)]));
+        let s = select(br#"[{"id":"4"},{"id":5},{"id":null}]"#, &[]).unwrap();
+        let batch = RecordDecoder::new(schema, &[]).decode(&s.records, &BTreeMap::new()).unwrap();
+        assert_eq!(batch.column(0).as_string::<i32>().iter().collect::<Vec<_>>(), [Some("4"), Some("5"), None]);
     }
 
     #[test]
