@@ -3,6 +3,8 @@
 
 mod airbyte;
 mod api;
+#[path = "../../connectors/bamboohr/tests/bamboohr.rs"]
+mod bamboohr;
 mod cli;
 mod crash;
 mod delta_format;
