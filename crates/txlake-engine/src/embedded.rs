@@ -13,6 +13,7 @@ macro_rules! embed {
 /// Every SQL file shipped with txlake.
 pub static EMBEDDED_SQL: &[(&str, &str)] = &[
     embed!("connectors/bamboohr/models/employees.sql"),
+    embed!("connectors/moodle/models/learning.sql"),
     embed!("connectors/sample/models/customers.sql"),
     embed!("connectors/sample/models/employees.sql"),
     embed!("connectors/sample/models/learning.sql"),

@@ -18,6 +18,7 @@ macro_rules! manifest {
 /// a `connectors/*/manifest.yaml` is missing here.
 pub static BUILTIN_MANIFESTS: &[(&str, &str)] = &[
     manifest!("connectors/bamboohr/manifest.yaml"),
+    manifest!("connectors/moodle/manifest.yaml"),
 ];
 
 /// A registry with every built-in connector.
