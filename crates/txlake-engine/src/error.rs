@@ -64,7 +64,8 @@ impl From<DataFusionError> for EngineError {
 }
 
 impl EngineError {
-    pub(crate) fn file(file: &str, line: usize, message: impl Into<String>) -> Self {
+    /// An error in a SQL file (or folder), at a line (0: the whole file).
+    pub fn file(file: &str, line: usize, message: impl Into<String>) -> Self {
         EngineError::SqlFile { file: file.to_string(), line, message: message.into() }
     }
 }

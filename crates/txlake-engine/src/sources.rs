@@ -44,6 +44,25 @@ impl SqlSources {
         Self { files }
     }
 
+    /// Adds the models of a connectors folder (`<dir>/<name>/models/*.sql`), as if they were
+    /// `connectors/<name>/models/*.sql`; they replace built-in files of the same path.
+    pub fn add_connectors_dir(&mut self, dir: &std::path::Path) -> std::io::Result<()> {
+        let mut connectors: Vec<_> = std::fs::read_dir(dir)?.flatten().filter(|e| e.path().is_dir()).collect();
+        connectors.sort_by_key(|e| e.file_name());
+        for connector in connectors {
+            let Ok(models) = std::fs::read_dir(connector.path().join("models")) else { continue };
+            let mut files: Vec<_> = models.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "sql")).collect();
+            files.sort();
+            for file in files {
+                let text = std::fs::read_to_string(&file)?;
+                let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let path = format!("connectors/{}/models/{name}", connector.file_name().to_string_lossy());
+                self.insert(SqlFile { path, text });
+            }
+        }
+        Ok(())
+    }
+
     /// Adds or replaces a file.
     pub fn insert(&mut self, file: SqlFile) {
         self.files.retain(|f| f.path != file.path);

@@ -126,5 +126,11 @@ async fn open_engine(config: &TxlakeConfig, lake: &Lake) -> Result<Engine, txlak
         .map(|(name, c)| Connection { name: name.clone(), connector: c.connector.clone() })
         .collect();
     let settings = EngineSettings { csi_weights: config.metrics.csi_weights.clone() };
-    Engine::open(lake, &connections, &SqlSources::builtin(), &settings).await
+    let mut sources = SqlSources::builtin();
+    if let Some(dir) = config.connectors_dir() {
+        sources.add_connectors_dir(&dir).map_err(|e| {
+            txlake_engine::EngineError::file(&dir.display().to_string(), 0, format!("cannot read the connector models: {e}"))
+        })?;
+    }
+    Engine::open(lake, &connections, &sources, &settings).await
 }

@@ -32,6 +32,11 @@ pub struct TxlakeConfig {
     /// API keys of the service.
     #[serde(default)]
     pub auth: AuthConfig,
+    /// A folder of declarative connectors (`<dir>/<name>/manifest.yaml` and
+    /// `<dir>/<name>/models/*.sql`) loaded at run time beside the built-in ones; relative to
+    /// this file. `--connectors-dir` and `TXLAKE_CONNECTORS_DIR` override it.
+    #[serde(default)]
+    pub connectors_dir: Option<PathBuf>,
     /// Connections by name. The name is the SQL schema of their raw tables.
     #[serde(default)]
     pub connections: BTreeMap<String, ConnectionConfig>,
@@ -264,6 +269,16 @@ impl TxlakeConfig {
             name: name.to_string(),
             available: self.connections.keys().cloned().collect(),
         })
+    }
+
+    /// The connectors folder, resolved against the config's folder.
+    pub fn connectors_dir(&self) -> Option<PathBuf> {
+        self.connectors_dir.as_ref().map(|dir| if dir.is_absolute() { dir.clone() } else { self.base_dir.join(dir) })
+    }
+
+    /// The built-in connectors plus those of the connectors folder.
+    pub fn registry(&self) -> std::result::Result<txlake_connector::Registry, txlake_connector::ConnectorError> {
+        crate::connectors::registry_with(self.connectors_dir().as_deref())
     }
 
     /// Opens the configured lake.

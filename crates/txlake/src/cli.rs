@@ -37,6 +37,36 @@ pub struct ConfigArg {
     /// The configuration file.
     #[arg(long, short, default_value = "txlake.toml", env = "TXLAKE_CONFIG")]
     pub config: PathBuf,
+    /// A folder of declarative connectors (`<dir>/<name>/manifest.yaml`, `models/*.sql`) to
+    /// load beside the built-in ones; overrides the config's `connectors_dir`.
+    #[arg(long, env = "TXLAKE_CONNECTORS_DIR")]
+    pub connectors_dir: Option<PathBuf>,
+}
+
+impl ConfigArg {
+    /// A config file with no connectors folder given on the command line.
+    pub fn file(path: impl Into<PathBuf>) -> Self {
+        Self { config: path.into(), connectors_dir: None }
+    }
+
+    /// Loads the config file, with `--connectors-dir` applied.
+    pub fn load(&self) -> Result<txlake_sync::TxlakeConfig, txlake_sync::SyncError> {
+        let mut config = txlake_sync::TxlakeConfig::load(&self.config)?;
+        if let Some(dir) = &self.connectors_dir {
+            config.connectors_dir = Some(std::path::absolute(dir).unwrap_or_else(|_| dir.clone()));
+        }
+        Ok(config)
+    }
+
+    /// The registry for commands that may run without a config file.
+    pub fn registry(&self) -> Result<txlake_connector::Registry, txlake_connector::ConnectorError> {
+        let dir = match &self.connectors_dir {
+            Some(dir) => Some(dir.clone()),
+            None if self.config.exists() => self.load().ok().and_then(|c| c.connectors_dir()),
+            None => None,
+        };
+        txlake_sync::connectors::registry_with(dir.as_deref())
+    }
 }
 
 /// Subcommands.
@@ -134,10 +164,23 @@ pub enum KeysCommand {
 /// `txlake connectors …`.
 #[derive(Debug, Subcommand)]
 pub enum ConnectorsCommand {
-    /// The connectors this binary has.
-    List,
+    /// The connectors this binary has (and those of the connectors folder).
+    List {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Scaffold a declarative connector: a manifest, a models/ folder and a fixture test.
+    New {
+        /// The connector name (lower-case letters, digits, `_`).
+        name: String,
+        /// The connectors folder to create it in.
+        #[arg(long, default_value = "connectors")]
+        dir: PathBuf,
+    },
     /// The JSON Schema of a connector's configuration.
     Spec {
+        #[command(flatten)]
+        config: ConfigArg,
         /// Connector name.
         connector: String,
     },
@@ -228,6 +271,20 @@ pub enum BenchCommand {
         /// instead of a full refresh.
         #[arg(long)]
         incremental: bool,
+    },
+    /// A declarative stream from a local fake API (1,000-record JSON pages of ~20 mixed-type
+    /// fields with a nested object and nulls) into a file lake: records/s, peak memory, and
+    /// where the time goes.
+    Connector {
+        /// Records the API serves.
+        #[arg(long, default_value_t = 2_000_000)]
+        records: u64,
+        /// Records per page.
+        #[arg(long, default_value_t = 1_000)]
+        page_size: u64,
+        /// Lake folder (default: a temporary folder, removed afterwards).
+        #[arg(long)]
+        lake: Option<PathBuf>,
     },
     /// Every metric on a large sample lake, at its default grouping (no dimensions: the
     /// overall figure) and at the heaviest (every dimension × month): the once-per-sync cost

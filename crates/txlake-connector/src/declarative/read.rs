@@ -3,7 +3,7 @@
 //! but emitted in order, the next page requested while the current one decodes, the
 //! incremental cursor filtered and checkpointed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
@@ -24,6 +24,9 @@ use crate::error::ConnectorError;
 use crate::message::Message;
 
 type Result<T, E = ConnectorError> = std::result::Result<T, E>;
+
+/// Pages decoded ahead of the one being sent.
+const DECODE_AHEAD: usize = 2;
 
 /// What every stream of one read shares.
 #[derive(Debug)]
@@ -208,7 +211,7 @@ impl Reader {
             let count = selected.records.len();
             for raw in &selected.records {
                 let record =
-                    serde_json::from_str::<Value>(raw.get()).map_err(|e| malformed(parent, &page, &e.to_string()))?;
+                    serde_json::from_str::<Value>(raw).map_err(|e| malformed(parent, &page, &e.to_string()))?;
                 // Partitions are the records the parent stream keeps (Moodle's site course is no course).
                 if let Some(filter) = &definition.records.filter {
                     let ctx = self.context(json!({ "record": record, "incremental": false }));
@@ -250,47 +253,60 @@ impl Reader {
         let mut last_checkpoint: Option<Micros> = None;
         let first = self.prepare(def, request, paginator, &state, &base, None)?;
         let mut inflight = Some(spawn_send(&self.http, first));
-        while let Some(task) = inflight.take() {
-            let page = task
-                .await
-                .map_err(|e| ConnectorError::Internal(format!("stream `{name}`: request task failed: {e}")))??;
-            let selected = select(&page.body, &path).map_err(|e| malformed(name, &page, &e))?;
-            let mut records = selected.records;
-            let count = records.len() as u64;
-            in_query += count;
-            if let Some(filter) = &def.records.filter {
-                records = self.filter_records(name, filter, &plan, &unit, records, &page)?;
+        // Pages decode on blocking threads, at most `DECODE_AHEAD` at once, and are sent in order.
+        let mut decoding: VecDeque<(tokio::task::JoinHandle<Result<RecordBatch, String>>, String)> = VecDeque::new();
+        while inflight.is_some() || !decoding.is_empty() {
+            if let Some(task) = inflight.take() {
+                let page = task
+                    .await
+                    .map_err(|e| ConnectorError::Internal(format!("stream `{name}`: request task failed: {e}")))??;
+                let selected = select(&page.body, &path).map_err(|e| malformed(name, &page, &e))?;
+                let mut records = selected.records;
+                let count = records.len() as u64;
+                in_query += count;
+                if let Some(filter) = &def.records.filter {
+                    records = self.filter_records(name, filter, &plan, &unit, records, &page)?;
+                }
+                let last_record: Option<Value> = match records.last() {
+                    Some(raw) => Some(serde_json::from_str(raw).map_err(|e| malformed(name, &page, &e.to_string()))?),
+                    None => None,
+                };
+                let ctx = json!({ "response": selected.response, "headers": headers_json(&page), "last_record": last_record });
+                let mut next = self.next_page(def, paginator, &state, &ctx, &page, count as usize)?;
+                let added = self.added_fields(def, &base)?;
+                let start = page.body.as_ptr() as usize;
+                let extents: Vec<std::ops::Range<usize>> =
+                    records.iter().map(|r| (r.as_ptr() as usize - start)..(r.as_ptr() as usize - start + r.len())).collect();
+                let decoder = plan.decoder.clone();
+                let body = page.body.clone();
+                decoding.push_back((
+                    tokio::task::spawn_blocking(move || decoder.decode_extents(&body, &extents, &added)),
+                    page.url.clone(),
+                ));
+                // HubSpot's search stops at 10,000 results: a new query starts after the last
+                // cursor, which needs this page decoded first.
+                if let (Some(limit), Some(_), Some(current)) = (requery_after, next.as_ref(), slice)
+                    && in_query + count > limit
+                {
+                    let (page_max, listening) = self.drain(&plan, &mut decoding, &out, 0, &mut max_cursor).await?;
+                    if !listening {
+                        return Ok(UnitDone { max_cursor });
+                    }
+                    if let Some(from) = page_max {
+                        slice = Some(Slice { start: from, end: current.end });
+                        base = self.unit_context(&plan, &unit.partition, slice);
+                        in_query = 0;
+                        next = Some(PageState::First);
+                    }
+                }
+                if let Some(next_state) = next {
+                    let request = self.prepare(def, request, paginator, &next_state, &base, Some(&ctx))?;
+                    inflight = Some(spawn_send(&self.http, request));
+                    state = next_state;
+                }
             }
-            let last_record: Option<Value> = match records.last() {
-                Some(raw) => Some(serde_json::from_str(raw.get()).map_err(|e| malformed(name, &page, &e.to_string()))?),
-                None => None,
-            };
-            let ctx =
-                json!({ "response": selected.response, "headers": headers_json(&page), "last_record": last_record });
-            let mut next = self.next_page(def, paginator, &state, &ctx, &page, count as usize)?;
-            let added = self.added_fields(def, &base)?;
-            let batch = plan
-                .decoder
-                .decode(&records, &added)
-                .map_err(|e| ConnectorError::Source(format!("stream `{name}`: page {}: {e}", page.url)))?;
-            let (batch, page_max) = apply_cursor(&plan, batch)?;
-            max_cursor = max_cursor.max(page_max);
-            // HubSpot's search stops at 10,000 results: start a new query after the last cursor.
-            if let (Some(limit), Some(_), Some(current)) = (requery_after, next.as_ref(), slice)
-                && in_query + count > limit
-                && let Some(from) = page_max
-            {
-                slice = Some(Slice { start: from, end: current.end });
-                base = self.unit_context(&plan, &unit.partition, slice);
-                in_query = 0;
-                next = Some(PageState::First);
-            }
-            if let Some(next_state) = next {
-                let request = self.prepare(def, request, paginator, &next_state, &base, Some(&ctx))?;
-                inflight = Some(spawn_send(&self.http, request));
-                state = next_state;
-            }
-            if batch.num_rows() > 0 && out.send(Message::Batch { stream: name.to_string(), batch }).await.is_err() {
+            let keep = if inflight.is_some() { DECODE_AHEAD } else { 0 };
+            if !self.drain(&plan, &mut decoding, &out, keep, &mut max_cursor).await?.1 {
                 return Ok(UnitDone { max_cursor });
             }
             let ordered_checkpoints = plan.incremental && sorted && unit.partition.is_none();
@@ -318,18 +334,46 @@ impl Reader {
         Ok(UnitDone { max_cursor })
     }
 
+    /// Sends decoded pages in order until at most `keep` are still decoding; returns the
+    /// largest cursor of the pages sent, and `false` when nobody listens any more.
+    async fn drain(
+        &self,
+        plan: &StreamPlan,
+        decoding: &mut VecDeque<(tokio::task::JoinHandle<Result<RecordBatch, String>>, String)>,
+        out: &mpsc::Sender<Message>,
+        keep: usize,
+        max_cursor: &mut Option<Micros>,
+    ) -> Result<(Option<Micros>, bool)> {
+        let name = &plan.definition.name;
+        let mut sent_max = None;
+        while decoding.len() > keep {
+            let Some((task, url)) = decoding.pop_front() else { break };
+            let batch = task
+                .await
+                .map_err(|e| ConnectorError::Internal(format!("stream `{name}`: a decoding task failed: {e}")))?
+                .map_err(|e| ConnectorError::Source(format!("stream `{name}`: page {url}: {e}")))?;
+            let (batch, page_max) = apply_cursor(plan, batch)?;
+            *max_cursor = (*max_cursor).max(page_max);
+            sent_max = sent_max.max(page_max);
+            if batch.num_rows() > 0 && out.send(Message::Batch { stream: name.clone(), batch }).await.is_err() {
+                return Ok((sent_max, false));
+            }
+        }
+        Ok((sent_max, true))
+    }
+
     fn filter_records<'a>(
         &self,
         name: &str,
         filter: &str,
         plan: &StreamPlan,
         unit: &Unit,
-        records: Vec<&'a serde_json::value::RawValue>,
+        records: Vec<&'a str>,
         page: &Page,
-    ) -> Result<Vec<&'a serde_json::value::RawValue>> {
+    ) -> Result<Vec<&'a str>> {
         let mut kept = Vec::with_capacity(records.len());
         for raw in records {
-            let record: Value = serde_json::from_str(raw.get()).map_err(|e| malformed(name, page, &e.to_string()))?;
+            let record: Value = serde_json::from_str(raw).map_err(|e| malformed(name, page, &e.to_string()))?;
             let ctx =
                 self.context(json!({ "record": record, "partition": unit.partition, "incremental": plan.incremental }));
             if self.templates.condition(filter, &ctx, &format!("streams.{name}.records.filter"))? {
@@ -568,7 +612,7 @@ impl Reader {
             .iter()
             .map(|raw| {
                 let mut record: Value =
-                    serde_json::from_str(raw.get()).map_err(|e| malformed(&def.name, &page, &e.to_string()))?;
+                    serde_json::from_str(raw).map_err(|e| malformed(&def.name, &page, &e.to_string()))?;
                 if let Value::Object(map) = &mut record {
                     for (k, v) in &added {
                         map.insert(k.clone(), Value::String(v.clone()));

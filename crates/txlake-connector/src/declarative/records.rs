@@ -11,58 +11,232 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::json::ReaderBuilder;
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 /// A page split into what the paginator reads and the records.
 #[derive(Debug)]
 pub struct Selected<'a> {
     /// The body without the records (`Null` when the body is the array of records).
     pub response: Value,
-    /// Each record's JSON text.
-    pub records: Vec<&'a RawValue>,
+    /// Each record's JSON text, borrowed from the body.
+    pub records: Vec<&'a str>,
 }
 
 /// Splits a body along a dotted record path (empty: the body is the records).
+///
+/// One pass over the bytes: the records' extents are found by a scanner that only tracks
+/// strings and nesting (arrow-json validates them as it decodes), and only the rest of the
+/// body (paging, metadata) is parsed into a `Value`.
 pub fn select<'a>(body: &'a [u8], path: &[&str]) -> Result<Selected<'a>, String> {
     let text = std::str::from_utf8(body).map_err(|e| format!("the body is not UTF-8 ({e})"))?;
-    let raw: &'a RawValue = serde_json::from_str(text).map_err(describe_json_error)?;
+    let mut scanner = Scanner { text, at: 0 };
+    scanner.whitespace();
     let mut records = Vec::new();
-    let response = split(raw, path, &mut records)?;
+    let start = scanner.at;
+    let end = scanner.value_end()?;
+    scanner.whitespace();
+    if scanner.at < text.len() {
+        return Err(format!("malformed JSON: unexpected `{}` after the document", short(&text[scanner.at..])));
+    }
+    let response = split(text, start..end, path, &mut records)?;
     Ok(Selected { response, records })
 }
 
-fn split<'a>(raw: &'a RawValue, path: &[&str], records: &mut Vec<&'a RawValue>) -> Result<Value, String> {
-    let text = raw.get();
+/// Splits the value at `span`: the records at `path` go to `records`, the rest is returned.
+fn split<'a>(text: &'a str, span: std::ops::Range<usize>, path: &[&str], records: &mut Vec<&'a str>) -> Result<Value, String> {
+    let value = &text[span.clone()];
     let Some((head, rest)) = path.split_first() else {
-        match text.as_bytes().first() {
+        return match value.as_bytes().first() {
             Some(b'[') => {
-                *records = serde_json::from_str(text).map_err(describe_json_error)?;
-                return Ok(Value::Null);
+                let mut scanner = Scanner { text, at: span.start + 1 };
+                scanner.elements(|element| records.push(element))?;
+                Ok(Value::Null)
             }
             Some(b'{') => {
-                records.push(raw);
-                return serde_json::from_str(text).map_err(describe_json_error);
+                records.push(value);
+                serde_json::from_str(value).map_err(describe_json_error)
             }
-            Some(b'n') => return Ok(Value::Null),
-            _ => return Err(format!("expected an array of records or one record, found `{}`", short(text))),
-        }
+            Some(b'n') => Ok(Value::Null),
+            _ => Err(format!("expected an array of records or one record, found `{}`", short(value))),
+        };
     };
-    if !text.starts_with('{') {
-        return Err(format!("expected an object with `{head}`, found `{}`", short(text)));
+    if !value.starts_with('{') {
+        return Err(format!("expected an object with `{head}`, found `{}`", short(value)));
     }
-    let fields: BTreeMap<String, &'a RawValue> = serde_json::from_str(text).map_err(describe_json_error)?;
     let mut response = serde_json::Map::new();
-    for (key, value) in fields {
+    let mut scanner = Scanner { text, at: span.start + 1 };
+    let mut members = Vec::new();
+    scanner.members(|key, value_span| members.push((key, value_span)))?;
+    for (key, value_span) in members {
+        let key: String = if key.contains('\\') {
+            serde_json::from_str(&format!("\"{key}\"")).map_err(describe_json_error)?
+        } else {
+            key.to_string()
+        };
         if key == *head {
-            let inner = split(value, rest, records)?;
+            let inner = split(text, value_span, rest, records)?;
             if !inner.is_null() && !rest.is_empty() {
                 response.insert(key, inner);
             }
         } else {
-            response.insert(key, serde_json::from_str(value.get()).map_err(describe_json_error)?);
+            response.insert(key, serde_json::from_str(&text[value_span]).map_err(describe_json_error)?);
         }
     }
     Ok(Value::Object(response))
+}
+
+/// Finds the extents of JSON values without building them.
+struct Scanner<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
+    fn whitespace(&mut self) {
+        while self.at < self.text.len() && matches!(self.bytes()[self.at], b' ' | b'\t' | b'\n' | b'\r') {
+            self.at += 1;
+        }
+    }
+
+    fn truncated(&self) -> String {
+        format!("the JSON ends early (truncated page?) at byte {} of {}", self.at, self.text.len())
+    }
+
+    fn expect(&mut self, wanted: u8) -> Result<(), String> {
+        self.whitespace();
+        match self.bytes().get(self.at) {
+            Some(b) if *b == wanted => {
+                self.at += 1;
+                Ok(())
+            }
+            Some(b) => Err(format!("malformed JSON at byte {}: expected `{}`, found `{}`", self.at, wanted as char, *b as char)),
+            None => Err(self.truncated()),
+        }
+    }
+
+    /// Moves past the string starting at `self.at` (an opening quote).
+    fn string_end(&mut self) -> Result<usize, String> {
+        let bytes = self.bytes();
+        let mut i = self.at + 1;
+        loop {
+            match memchr::memchr2(b'"', b'\\', &bytes[i.min(bytes.len())..]) {
+                None => {
+                    self.at = bytes.len();
+                    return Err(self.truncated());
+                }
+                Some(offset) if bytes[i + offset] == b'\\' => i += offset + 2,
+                Some(offset) => {
+                    self.at = i + offset + 1;
+                    return Ok(self.at);
+                }
+            }
+        }
+    }
+
+    /// Moves past the value starting at `self.at` and returns where it ends.
+    fn value_end(&mut self) -> Result<usize, String> {
+        let bytes = self.bytes();
+        match bytes.get(self.at) {
+            None => Err(self.truncated()),
+            Some(b'"') => self.string_end(),
+            Some(b'{' | b'[') => {
+                let mut depth = 0usize;
+                while self.at < bytes.len() {
+                    match bytes[self.at] {
+                        b'"' => {
+                            self.string_end()?;
+                            continue;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                self.at += 1;
+                                return Ok(self.at);
+                            }
+                        }
+                        _ => {}
+                    }
+                    self.at += 1;
+                }
+                Err(self.truncated())
+            }
+            Some(_) => {
+                let start = self.at;
+                while self.at < bytes.len() && !matches!(bytes[self.at], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                    self.at += 1;
+                }
+                if self.at == start {
+                    return Err(format!("malformed JSON at byte {start}: unexpected `{}`", bytes[start] as char));
+                }
+                Ok(self.at)
+            }
+        }
+    }
+
+    /// Calls `each` with every element of the array whose `[` was just passed.
+    fn elements(&mut self, mut each: impl FnMut(&'a str)) -> Result<(), String> {
+        self.whitespace();
+        if self.bytes().get(self.at) == Some(&b']') {
+            self.at += 1;
+            return Ok(());
+        }
+        loop {
+            self.whitespace();
+            let start = self.at;
+            let end = self.value_end()?;
+            each(&self.text[start..end]);
+            self.whitespace();
+            match self.bytes().get(self.at) {
+                Some(b',') => self.at += 1,
+                Some(b']') => {
+                    self.at += 1;
+                    return Ok(());
+                }
+                Some(b) => return Err(format!("malformed JSON at byte {}: expected `,` or `]`, found `{}`", self.at, *b as char)),
+                None => return Err(self.truncated()),
+            }
+        }
+    }
+
+    /// Calls `each` with every member (raw key, value extent) of the object whose `{` was
+    /// just passed.
+    fn members(&mut self, mut each: impl FnMut(&'a str, std::ops::Range<usize>)) -> Result<(), String> {
+        self.whitespace();
+        if self.bytes().get(self.at) == Some(&b'}') {
+            self.at += 1;
+            return Ok(());
+        }
+        loop {
+            self.whitespace();
+            if self.bytes().get(self.at) != Some(&b'"') {
+                return match self.bytes().get(self.at) {
+                    None => Err(self.truncated()),
+                    Some(b) => Err(format!("malformed JSON at byte {}: expected a key, found `{}`", self.at, *b as char)),
+                };
+            }
+            let key_start = self.at + 1;
+            let key_end = self.string_end()? - 1;
+            self.expect(b':')?;
+            self.whitespace();
+            let start = self.at;
+            let end = self.value_end()?;
+            each(&self.text[key_start..key_end], start..end);
+            self.whitespace();
+            match self.bytes().get(self.at) {
+                Some(b',') => self.at += 1,
+                Some(b'}') => {
+                    self.at += 1;
+                    return Ok(());
+                }
+                Some(b) => return Err(format!("malformed JSON at byte {}: expected `,` or `}}`, found `{}`", self.at, *b as char)),
+                None => return Err(self.truncated()),
+            }
+        }
+    }
 }
 
 fn describe_json_error(e: serde_json::Error) -> String {
@@ -115,7 +289,7 @@ impl RecordDecoder {
 
     /// Decodes one page of records; `added` holds the rendered `add_fields` values by name.
     /// On a record that does not fit, the error names it.
-    pub fn decode(&self, records: &[&RawValue], added: &BTreeMap<String, String>) -> Result<RecordBatch, String> {
+    pub fn decode(&self, records: &[&str], added: &BTreeMap<String, String>) -> Result<RecordBatch, String> {
         let decoded = match self.decode_all(records) {
             Ok(batch) => batch,
             Err(e) => return Err(self.find_culprit(records).unwrap_or(e)),
@@ -147,31 +321,44 @@ impl RecordDecoder {
         RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| e.to_string())
     }
 
-    fn decode_all(&self, records: &[&RawValue]) -> Result<RecordBatch, String> {
+    /// Decodes records given as byte extents of `body` (so the work can move to another
+    /// thread with the body).
+    pub fn decode_extents(&self, body: &[u8], extents: &[std::ops::Range<usize>], added: &BTreeMap<String, String>) -> Result<RecordBatch, String> {
+        let records: Vec<&str> = extents
+            .iter()
+            .map(|r| std::str::from_utf8(&body[r.clone()]).map_err(|e| e.to_string()))
+            .collect::<Result<_, _>>()?;
+        self.decode(&records, added)
+    }
+
+    fn decode_all(&self, records: &[&str]) -> Result<RecordBatch, String> {
         let mut decoder = ReaderBuilder::new(self.decoded.clone())
             .with_batch_size(records.len().max(1))
             // A number where text is declared (`"id": 4` for `"id": "4"`) reads as its text.
             .with_coerce_primitive(true)
             .build_decoder()
             .map_err(|e| e.to_string())?;
+        // arrow-json reads whitespace-separated documents: one buffer, one call.
+        let mut buffer = Vec::with_capacity(records.iter().map(|r| r.len() + 1).sum());
         for record in records {
-            let bytes = record.get().as_bytes();
-            let read = decoder.decode(bytes).map_err(|e| e.to_string())?;
-            if read != bytes.len() {
-                return Err("a record was not read whole".into());
-            }
+            buffer.extend_from_slice(record.as_bytes());
+            buffer.push(b'\n');
+        }
+        let read = decoder.decode(&buffer).map_err(|e| e.to_string())?;
+        if read != buffer.len() || decoder.has_partial_record() {
+            return Err("a record is incomplete".into());
         }
         Ok(decoder.flush().map_err(|e| e.to_string())?.unwrap_or_else(|| RecordBatch::new_empty(self.decoded.clone())))
     }
 
     /// Decodes record by record to name the one that does not fit (the slow path of a failure).
-    fn find_culprit(&self, records: &[&RawValue]) -> Option<String> {
+    fn find_culprit(&self, records: &[&str]) -> Option<String> {
         records.iter().enumerate().find_map(|(i, record)| {
             self.decode_all(std::slice::from_ref(record)).err().map(|e| {
                 format!(
                     "record {} of the page does not fit the stream's schema: {e}; the record: {}",
                     i + 1,
-                    short_record(record.get())
+                    short_record(record)
                 )
             })
         })
@@ -227,7 +414,11 @@ mod tests {
         let err = select(br#"{"results":[{"id":1},{"id""#, &["results"]).unwrap_err();
         assert!(err.contains("truncated"), "{err}");
         let err = select(b"<html>oops</html>", &["results"]).unwrap_err();
-        assert!(err.contains("malformed JSON"), "{err}");
+        assert!(err.contains("expected an object with `results`, found `<html>oops</html>`"), "{err}");
+        let err = select(br#"{"results":[{"id":1}] "paging":{}}"#, &["results"]).unwrap_err();
+        assert!(err.contains("malformed JSON at byte 22"), "{err}");
+        let ok = select(br#"{"results":[{"id":"a\"}"}],"next":"x"}"#, &["results"]).unwrap();
+        assert_eq!(ok.records, [r#"{"id":"a\"}"}"#]);
     }
 
     #[test]

@@ -158,7 +158,7 @@ pub async fn start(
         let outcome = tokio::task::spawn_blocking({
             let (state, name, run) = (task_state.clone(), name.clone(), run.clone());
             move || {
-                let registry = txlake_sync::connectors::builtin_registry();
+                let registry = state.config.registry().map_err(|e| e.to_string())?;
                 tokio::runtime::Handle::current()
                     .block_on(sync_connection(&state.lake, &registry, &name, &connection, &options, &*run))
                     .map_err(|e| e.to_string())

@@ -18,6 +18,9 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
             ingest(customers, employees, days, lake, incremental).await
         }
         BenchCommand::Metrics { customers, employees, lake } => metrics(customers, employees, lake).await,
+        BenchCommand::Connector { records, page_size, lake } => {
+            super::bench_connector::run(records, page_size, lake).await
+        }
         BenchCommand::Api { customers, employees, lake, clients, requests } => {
             api(customers, employees, lake, clients, requests).await
         }
@@ -74,7 +77,7 @@ async fn ingest(
 }
 
 /// The folder a benchmark writes to: the one given, or a temporary one (`true`: remove it after).
-fn bench_dir(lake: Option<std::path::PathBuf>, name: &str) -> anyhow::Result<(std::path::PathBuf, bool)> {
+pub(super) fn bench_dir(lake: Option<std::path::PathBuf>, name: &str) -> anyhow::Result<(std::path::PathBuf, bool)> {
     let (dir, temporary) = match lake {
         Some(dir) => (dir, false),
         None => (std::env::temp_dir().join(format!("txlake-bench-{name}-{}", std::process::id())), true),
@@ -84,14 +87,14 @@ fn bench_dir(lake: Option<std::path::PathBuf>, name: &str) -> anyhow::Result<(st
 }
 
 /// The process's peak resident set (VmHWM) on Linux.
-fn peak_rss_bytes() -> Option<u64> {
+pub(super) fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }
 
-fn folder_size(path: &std::path::Path) -> u64 {
+pub(super) fn folder_size(path: &std::path::Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(path) else { return 0 };
     entries
         .flatten()

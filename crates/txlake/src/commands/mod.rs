@@ -1,6 +1,7 @@
 //! One module per subcommand; [`run`] dispatches.
 
 mod bench;
+mod bench_connector;
 mod connectors;
 mod init;
 mod keys;
@@ -22,19 +23,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Quickstart { dir, listen, no_serve } => {
             quickstart::run(&dir, (!no_serve).then_some(listen.as_str()), cli.quiet).await
         }
-        Command::Serve { config, listen } => serve::run(&config.config, listen.as_deref()).await,
+        Command::Serve { config, listen } => serve::run(&config, listen.as_deref()).await,
         Command::Keys(command) => keys::run(command),
         Command::Openapi => {
             print!("{}", txlake_server::openapi::json());
             Ok(ExitCode::SUCCESS)
         }
         Command::Sync { config, connections, full_refresh } => {
-            sync::run(&config.config, &connections, full_refresh, cli.quiet).await
+            sync::run(&config, &connections, full_refresh, cli.quiet).await
         }
-        Command::Query { config, sql, format } => query::run(&config.config, &sql, format).await,
+        Command::Query { config, sql, format } => query::run(&config, &sql, format).await,
         Command::Metrics(command) => metrics::run(command).await,
         Command::Connectors(command) => connectors::run(command).await,
-        Command::Runs { config, limit } => runs::run(&config.config, limit).await,
+        Command::Runs { config, limit } => runs::run(&config, limit).await,
         Command::Bench(command) => bench::run(command).await,
     }
 }

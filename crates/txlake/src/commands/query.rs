@@ -1,6 +1,5 @@
 //! `txlake query`: SQL over the lake's raw tables.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, anyhow};
@@ -8,11 +7,12 @@ use arrow::record_batch::RecordBatch;
 use txlake_engine::{Connection, Engine, EngineSettings, SqlSources};
 use txlake_sync::TxlakeConfig;
 
+use crate::cli::ConfigArg;
 use crate::cli::OutputFormat;
 
 /// Runs `sql` and prints the result.
-pub async fn run(config_path: &Path, sql: &str, format: OutputFormat) -> anyhow::Result<ExitCode> {
-    let config = TxlakeConfig::load(config_path)?;
+pub async fn run(config: &ConfigArg, sql: &str, format: OutputFormat) -> anyhow::Result<ExitCode> {
+    let config = config.load()?;
     let batches = execute(&config, sql).await?;
     print!("{}", render(&batches, format)?);
     Ok(ExitCode::SUCCESS)
@@ -27,7 +27,13 @@ pub async fn open_engine(config: &TxlakeConfig) -> anyhow::Result<Engine> {
         .map(|(name, c)| Connection { name: name.clone(), connector: c.connector.clone() })
         .collect();
     let settings = EngineSettings { csi_weights: config.metrics.csi_weights.clone() };
-    Ok(Engine::open(&lake, &connections, &SqlSources::builtin(), &settings).await?)
+    let mut sources = SqlSources::builtin();
+    if let Some(dir) = config.connectors_dir() {
+        sources
+            .add_connectors_dir(&dir)
+            .map_err(|e| anyhow::anyhow!("cannot read the connector models in {}: {e}", dir.display()))?;
+    }
+    Ok(Engine::open(&lake, &connections, &sources, &settings).await?)
 }
 
 /// Executes `sql` over the lake's raw tables, canonical views and metric views.

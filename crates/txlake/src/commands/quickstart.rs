@@ -34,7 +34,7 @@ pub async fn run(dir: &Path, listen: Option<&str>, quiet: bool) -> anyhow::Resul
         println!("Wrote {}", config_path.display());
     }
     println!("Syncing the sample TX world into {} …", dir.join("lake").display());
-    let code = sync::run(&config_path, &[], false, quiet).await?;
+    let code = sync::run(&crate::cli::ConfigArg::file(&config_path), &[], false, quiet).await?;
     if code != ExitCode::SUCCESS {
         return Ok(code);
     }

@@ -1,16 +1,14 @@
 //! `txlake runs`: the run history.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use txlake_lake::SyncRuns;
-use txlake_sync::TxlakeConfig;
 
 use crate::commands::text_table;
 
 /// Prints the newest `limit` stream runs.
-pub async fn run(config_path: &Path, limit: usize) -> anyhow::Result<ExitCode> {
-    let config = TxlakeConfig::load(config_path)?;
+pub async fn run(config: &crate::cli::ConfigArg, limit: usize) -> anyhow::Result<ExitCode> {
+    let config = config.load()?;
     let lake = config.open_lake()?;
     let runs = SyncRuns::new(&lake).list().await?;
     if runs.is_empty() {

@@ -1,7 +1,6 @@
 //! `txlake serve`: the REST API over the configured lake until Ctrl-C or SIGTERM.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, anyhow};
@@ -9,8 +8,8 @@ use txlake_server::AppState;
 use txlake_sync::TxlakeConfig;
 
 /// Serves the API of the lake in `config_path`.
-pub async fn run(config_path: &Path, listen: Option<&str>) -> anyhow::Result<ExitCode> {
-    let config = TxlakeConfig::load(config_path)?;
+pub async fn run(config: &crate::cli::ConfigArg, listen: Option<&str>) -> anyhow::Result<ExitCode> {
+    let config = config.load()?;
     serve(config, listen, None).await
 }
 

@@ -1,23 +1,22 @@
 //! `txlake sync`: run connections into the lake and print what happened.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::bail;
 use txlake_lake::RunStatus;
-use txlake_sync::connectors::builtin_registry;
-use txlake_sync::{StopHandle, SyncOptions, SyncReport, TxlakeConfig, sync_connection};
+use txlake_sync::{StopHandle, SyncOptions, SyncReport, sync_connection};
 
 use crate::progress::SyncProgress;
 
 /// Syncs the named connections (all when empty).
 pub async fn run(
-    config_path: &Path,
+    config_arg: &crate::cli::ConfigArg,
     connections: &[String],
     full_refresh: bool,
     quiet: bool,
 ) -> anyhow::Result<ExitCode> {
-    let config = TxlakeConfig::load(config_path)?;
+    let config_path = config_arg.config.as_path();
+    let config = config_arg.load()?;
     let names: Vec<String> = if connections.is_empty() {
         config.connections.keys().cloned().collect()
     } else {
@@ -30,7 +29,7 @@ pub async fn run(
         bail!("{} has no connections; add a [connections.NAME] table (see `txlake init`)", config_path.display());
     }
     let lake = config.open_lake()?;
-    let registry = builtin_registry();
+    let registry = config.registry()?;
     let options = SyncOptions { full_refresh, policy: config.sync.clone(), stop: StopHandle::new(), run_id: None };
     listen_for_stop(options.stop.clone());
 
