@@ -8,6 +8,8 @@ mod bamboohr;
 mod cli;
 mod crash;
 mod delta_format;
+#[path = "../../connectors/hubspot/tests/hubspot.rs"]
+mod hubspot;
 #[path = "../../connectors/moodle/tests/moodle.rs"]
 mod moodle;
 mod planted_effects;

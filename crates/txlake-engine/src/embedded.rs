@@ -14,6 +14,9 @@ macro_rules! embed {
 pub static EMBEDDED_SQL: &[(&str, &str)] = &[
     embed!("connectors/bamboohr/models/employees.sql"),
     embed!("connectors/moodle/models/learning.sql"),
+    embed!("connectors/hubspot/models/customers.sql"),
+    embed!("connectors/hubspot/models/revenue.sql"),
+    embed!("connectors/hubspot/models/touchpoints.sql"),
     embed!("connectors/sample/models/customers.sql"),
     embed!("connectors/sample/models/employees.sql"),
     embed!("connectors/sample/models/learning.sql"),

@@ -17,6 +17,7 @@ macro_rules! manifest {
 /// Every declarative connector shipped with txlake; `every_manifest_is_embedded` fails when
 /// a `connectors/*/manifest.yaml` is missing here.
 pub static BUILTIN_MANIFESTS: &[(&str, &str)] = &[
+    manifest!("connectors/hubspot/manifest.yaml"),
     manifest!("connectors/bamboohr/manifest.yaml"),
     manifest!("connectors/moodle/manifest.yaml"),
 ];
