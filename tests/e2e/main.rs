@@ -17,3 +17,5 @@ mod rollups;
 mod s3;
 mod support;
 mod sync_modes;
+#[path = "../../connectors/zendesk/tests/zendesk.rs"]
+mod zendesk;

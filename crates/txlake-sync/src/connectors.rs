@@ -18,6 +18,7 @@ macro_rules! manifest {
 /// a `connectors/*/manifest.yaml` is missing here.
 pub static BUILTIN_MANIFESTS: &[(&str, &str)] = &[
     manifest!("connectors/hubspot/manifest.yaml"),
+    manifest!("connectors/zendesk/manifest.yaml"),
     manifest!("connectors/bamboohr/manifest.yaml"),
     manifest!("connectors/moodle/manifest.yaml"),
 ];
