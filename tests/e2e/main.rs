@@ -6,6 +6,7 @@ mod api;
 #[path = "../../connectors/bamboohr/tests/bamboohr.rs"]
 mod bamboohr;
 mod cli;
+mod conformance;
 mod crash;
 mod delta_format;
 #[path = "../../connectors/hubspot/tests/hubspot.rs"]
