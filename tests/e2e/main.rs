@@ -8,6 +8,7 @@ mod bamboohr;
 mod cli;
 mod conformance;
 mod crash;
+mod declarative;
 mod delta_format;
 #[path = "../../connectors/hubspot/tests/hubspot.rs"]
 mod hubspot;

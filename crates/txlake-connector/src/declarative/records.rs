@@ -31,54 +31,65 @@ pub fn select<'a>(body: &'a [u8], path: &[&str]) -> Result<Selected<'a>, String>
     let mut scanner = Scanner { text, at: 0 };
     scanner.whitespace();
     let mut records = Vec::new();
-    let start = scanner.at;
-    let end = scanner.value_end()?;
+    let response = split(&mut scanner, path, &mut records)?;
     scanner.whitespace();
     if scanner.at < text.len() {
         return Err(format!("malformed JSON: unexpected `{}` after the document", short(&text[scanner.at..])));
     }
-    let response = split(text, start..end, path, &mut records)?;
     Ok(Selected { response, records })
 }
 
-/// Splits the value at `span`: the records at `path` go to `records`, the rest is returned.
-fn split<'a>(text: &'a str, span: std::ops::Range<usize>, path: &[&str], records: &mut Vec<&'a str>) -> Result<Value, String> {
-    let value = &text[span.clone()];
+/// Splits the value the scanner is at (and moves past it): the records at `path` go to
+/// `records`, the rest is returned.
+fn split<'a>(scanner: &mut Scanner<'a>, path: &[&str], records: &mut Vec<&'a str>) -> Result<Value, String> {
+    let text = scanner.text;
     let Some((head, rest)) = path.split_first() else {
-        return match value.as_bytes().first() {
+        let start = scanner.at;
+        return match scanner.bytes().get(start) {
             Some(b'[') => {
-                let mut scanner = Scanner { text, at: span.start + 1 };
+                scanner.at += 1;
                 scanner.elements(|element| records.push(element))?;
                 Ok(Value::Null)
             }
             Some(b'{') => {
-                records.push(value);
-                serde_json::from_str(value).map_err(describe_json_error)
+                let end = scanner.value_end()?;
+                records.push(&text[start..end]);
+                serde_json::from_str(&text[start..end]).map_err(describe_json_error)
             }
-            Some(b'n') => Ok(Value::Null),
-            _ => Err(format!("expected an array of records or one record, found `{}`", short(value))),
+            Some(b'n') => {
+                scanner.value_end()?;
+                Ok(Value::Null)
+            }
+            Some(_) => {
+                let end = scanner.value_end().unwrap_or(text.len());
+                Err(format!("expected an array of records or one record, found `{}`", short(&text[start..end])))
+            }
+            None => Err(scanner.truncated()),
         };
     };
-    if !value.starts_with('{') {
-        return Err(format!("expected an object with `{head}`, found `{}`", short(value)));
+    if scanner.bytes().get(scanner.at) != Some(&b'{') {
+        let start = scanner.at;
+        let end = scanner.value_end().unwrap_or(text.len()).max(start);
+        return Err(format!("expected an object with `{head}`, found `{}`", short(&text[start..end])));
     }
+    scanner.at += 1;
     let mut response = serde_json::Map::new();
-    let mut scanner = Scanner { text, at: span.start + 1 };
-    let mut members = Vec::new();
-    scanner.members(|key, value_span| members.push((key, value_span)))?;
-    for (key, value_span) in members {
-        let key: String = if key.contains('\\') {
-            serde_json::from_str(&format!("\"{key}\"")).map_err(describe_json_error)?
+    let mut first = true;
+    while let Some(raw_key) = scanner.next_member(&mut first)? {
+        let key: String = if raw_key.contains('\\') {
+            serde_json::from_str(&format!("\"{raw_key}\"")).map_err(describe_json_error)?
         } else {
-            key.to_string()
+            raw_key.to_string()
         };
         if key == *head {
-            let inner = split(text, value_span, rest, records)?;
+            let inner = split(scanner, rest, records)?;
             if !inner.is_null() && !rest.is_empty() {
                 response.insert(key, inner);
             }
         } else {
-            response.insert(key, serde_json::from_str(&text[value_span]).map_err(describe_json_error)?);
+            let start = scanner.at;
+            let end = scanner.value_end()?;
+            response.insert(key, serde_json::from_str(&text[start..end]).map_err(describe_json_error)?);
         }
     }
     Ok(Value::Object(response))
@@ -144,24 +155,27 @@ impl<'a> Scanner<'a> {
             Some(b'"') => self.string_end(),
             Some(b'{' | b'[') => {
                 let mut depth = 0usize;
-                while self.at < bytes.len() {
-                    match bytes[self.at] {
+                let mut i = self.at;
+                while i < bytes.len() {
+                    match bytes[i] {
                         b'"' => {
-                            self.string_end()?;
+                            self.at = i;
+                            i = self.string_end()?;
                             continue;
                         }
                         b'{' | b'[' => depth += 1,
                         b'}' | b']' => {
                             depth -= 1;
                             if depth == 0 {
-                                self.at += 1;
+                                self.at = i + 1;
                                 return Ok(self.at);
                             }
                         }
                         _ => {}
                     }
-                    self.at += 1;
+                    i += 1;
                 }
+                self.at = bytes.len();
                 Err(self.truncated())
             }
             Some(_) => {
@@ -202,40 +216,42 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// Calls `each` with every member (raw key, value extent) of the object whose `{` was
-    /// just passed.
-    fn members(&mut self, mut each: impl FnMut(&'a str, std::ops::Range<usize>)) -> Result<(), String> {
+    /// The next member's raw key of the object whose `{` was passed, leaving the scanner at
+    /// its value; `None` after the closing `}`. `first` is true before the first member.
+    fn next_member(&mut self, first: &mut bool) -> Result<Option<&'a str>, String> {
         self.whitespace();
-        if self.bytes().get(self.at) == Some(&b'}') {
-            self.at += 1;
-            return Ok(());
-        }
-        loop {
-            self.whitespace();
-            if self.bytes().get(self.at) != Some(&b'"') {
-                return match self.bytes().get(self.at) {
-                    None => Err(self.truncated()),
-                    Some(b) => Err(format!("malformed JSON at byte {}: expected a key, found `{}`", self.at, *b as char)),
-                };
+        match self.bytes().get(self.at) {
+            Some(b'}') => {
+                self.at += 1;
+                return Ok(None);
             }
-            let key_start = self.at + 1;
-            let key_end = self.string_end()? - 1;
-            self.expect(b':')?;
-            self.whitespace();
-            let start = self.at;
-            let end = self.value_end()?;
-            each(&self.text[key_start..key_end], start..end);
-            self.whitespace();
-            match self.bytes().get(self.at) {
-                Some(b',') => self.at += 1,
-                Some(b'}') => {
-                    self.at += 1;
-                    return Ok(());
-                }
-                Some(b) => return Err(format!("malformed JSON at byte {}: expected `,` or `}}`, found `{}`", self.at, *b as char)),
-                None => return Err(self.truncated()),
+            Some(b',') if !*first => {
+                self.at += 1;
+                self.whitespace();
             }
+            Some(b'"') if *first => {}
+            Some(b) => {
+                return Err(format!(
+                    "malformed JSON at byte {}: expected {}, found `{}`",
+                    self.at,
+                    if *first { "a key" } else { "`,` or `}`" },
+                    *b as char
+                ));
+            }
+            None => return Err(self.truncated()),
         }
+        *first = false;
+        if self.bytes().get(self.at) != Some(&b'"') {
+            return match self.bytes().get(self.at) {
+                None => Err(self.truncated()),
+                Some(b) => Err(format!("malformed JSON at byte {}: expected a key, found `{}`", self.at, *b as char)),
+            };
+        }
+        let key_start = self.at + 1;
+        let key_end = self.string_end()? - 1;
+        self.expect(b':')?;
+        self.whitespace();
+        Ok(Some(&self.text[key_start..key_end]))
     }
 }
 
