@@ -68,17 +68,74 @@ pub struct Seen {
 
 #[derive(Debug)]
 struct Inner {
-    base: String,
     records: BTreeMap<String, Vec<Value>>,
     faults: VecDeque<Fault>,
     seen: Vec<Seen>,
+}
+
+/// The fake's records, the faults it injects next and the requests it saw: the state behind
+/// its router.
+#[derive(Debug)]
+pub(crate) struct Fake {
+    inner: Mutex<Inner>,
+}
+
+impl Fake {
+    /// Changes a record as HubSpot would: the given properties (top-level fields of an owner),
+    /// and its last-modified property and `updatedAt` set to `at`.
+    pub fn update(&self, stream: &str, id: &str, at: &str, properties: Value) {
+        let mut inner = self.inner.lock().unwrap();
+        let record = inner.records.get_mut(stream).unwrap().iter_mut().find(|r| r["id"] == id).unwrap();
+        record["updatedAt"] = json!(at);
+        let fields = if stream == "owners" {
+            &mut *record
+        } else {
+            record["properties"][modified_property(stream)] = json!(at);
+            &mut record["properties"]
+        };
+        for (k, v) in properties.as_object().unwrap() {
+            fields[k] = v.clone();
+        }
+    }
+
+    /// Changes the CRM the way its users do, ten minutes ago (older than the 5 minutes the
+    /// connector leaves to the search index): John becomes a customer, Contoso grows, the
+    /// scheduled deal is won, an owner joins a team and the open ticket is closed. Returns how
+    /// many records changed per stream.
+    pub fn touch(&self) -> BTreeMap<String, usize> {
+        let at = (chrono::Utc::now() - chrono::Duration::minutes(10)).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        self.update(
+            "contacts",
+            "102",
+            &at,
+            json!({ "lifecyclestage": "customer", "hs_lifecyclestage_customer_date": at }),
+        );
+        self.update("companies", "9003", &at, json!({ "numberofemployees": "320" }));
+        self.update(
+            "deals",
+            "7004",
+            &at,
+            json!({ "dealstage": "closedwon", "hs_is_closed": "true", "hs_is_closed_won": "true", "closedate": at }),
+        );
+        self.update("owners", "503", &at, json!({ "teams": [{ "id": "88", "name": "Enterprise", "primary": true }] }));
+        self.update("tickets", "3302", &at, json!({ "hs_pipeline_stage": "4", "closed_date": at }));
+        STREAMS.iter().map(|s| (s.to_string(), 1)).collect()
+    }
+}
+
+/// The fake HubSpot API's routes and state. Paging links name the host a request reached.
+pub(crate) fn fake_api() -> (axum::Router, Arc<Fake>) {
+    let records = STREAMS.iter().map(|s| (s.to_string(), fixture(s)["results"].as_array().unwrap().clone())).collect();
+    let fake = Arc::new(Fake { inner: Mutex::new(Inner { records, faults: VecDeque::new(), seen: Vec::new() }) });
+    let router = axum::Router::new().fallback(handle).with_state(fake.clone());
+    (router, fake)
 }
 
 /// The fake HubSpot API, listening on 127.0.0.1 until the test's runtime ends.
 #[derive(Debug, Clone)]
 pub struct FakeHubspot {
     pub url: String,
-    inner: Arc<Mutex<Inner>>,
+    fake: Arc<Fake>,
 }
 
 impl FakeHubspot {
@@ -86,13 +143,9 @@ impl FakeHubspot {
     pub async fn start() -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let records =
-            STREAMS.iter().map(|s| (s.to_string(), fixture(s)["results"].as_array().unwrap().clone())).collect();
-        let inner =
-            Arc::new(Mutex::new(Inner { base: url.clone(), records, faults: VecDeque::new(), seen: Vec::new() }));
-        let app = axum::Router::new().fallback(handle).with_state(inner.clone());
+        let (app, fake) = fake_api();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self { url, inner }
+        Self { url, fake }
     }
 
     /// The connection config pointing at the fake.
@@ -102,26 +155,17 @@ impl FakeHubspot {
 
     /// The next requests meet these faults, one each.
     pub fn fail_next(&self, fault: Fault) {
-        self.inner.lock().unwrap().faults.push_back(fault);
+        self.fake.inner.lock().unwrap().faults.push_back(fault);
     }
 
     /// Every request so far.
     pub fn seen(&self) -> Vec<Seen> {
-        self.inner.lock().unwrap().seen.clone()
+        self.fake.inner.lock().unwrap().seen.clone()
     }
 
-    /// Changes a record as HubSpot would: the given properties, and its last-modified
-    /// property and `updatedAt` set to `at`.
+    /// See [`Fake::update`].
     pub fn update(&self, stream: &str, id: &str, at: &str, properties: Value) {
-        let mut inner = self.inner.lock().unwrap();
-        let record = inner.records.get_mut(stream).unwrap().iter_mut().find(|r| r["id"] == id).unwrap();
-        record["updatedAt"] = json!(at);
-        if stream != "owners" {
-            record["properties"][modified_property(stream)] = json!(at);
-            for (k, v) in properties.as_object().unwrap() {
-                record["properties"][k] = v.clone();
-            }
-        }
+        self.fake.update(stream, id, at, properties);
     }
 }
 
@@ -145,7 +189,7 @@ fn error(status: StatusCode, category: &str, message: &str) -> Response {
 }
 
 async fn handle(
-    State(inner): State<Arc<Mutex<Inner>>>,
+    State(fake): State<Arc<Fake>>,
     method: Method,
     uri: Uri,
     Query(query): Query<BTreeMap<String, String>>,
@@ -153,7 +197,7 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     let body_json: Option<Value> = serde_json::from_slice(&body).ok();
-    let mut inner = inner.lock().unwrap();
+    let mut inner = fake.inner.lock().unwrap();
     let (status, response) = answer(&mut inner, &method, uri.path(), &query, body_json.as_ref(), &headers);
     inner.seen.push(Seen {
         method: method.to_string(),
@@ -199,9 +243,9 @@ fn answer(
     }
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let page = match (method.as_str(), segments.as_slice()) {
-        ("GET", ["crm", "v3", "owners"]) => Ok(list(inner, "owners", path, query)),
+        ("GET", ["crm", "v3", "owners"]) => Ok(list(inner, "owners", path, query, headers)),
         ("GET", ["crm", "v3", "objects", object]) if inner.records.contains_key(*object) => {
-            Ok(list(inner, object, path, query))
+            Ok(list(inner, object, path, query, headers))
         }
         ("POST", ["crm", "v3", "objects", object, "search"]) if inner.records.contains_key(*object) => {
             search(inner, object, body)
@@ -255,7 +299,7 @@ fn split_list(text: Option<&String>) -> Vec<String> {
 }
 
 /// GET /crm/v3/objects/<object> and /crm/v3/owners.
-fn list(inner: &Inner, object: &str, path: &str, query: &BTreeMap<String, String>) -> Value {
+fn list(inner: &Inner, object: &str, path: &str, query: &BTreeMap<String, String>, headers: &HeaderMap) -> Value {
     let records = &inner.records[object];
     let offset: usize = query.get("after").map(|a| a.parse().unwrap()).unwrap_or(0);
     let properties = split_list(query.get("properties"));
@@ -265,7 +309,8 @@ fn list(inner: &Inner, object: &str, path: &str, query: &BTreeMap<String, String
     let mut page = json!({ "results": results });
     if offset + PAGE < records.len() {
         let after = (offset + PAGE).to_string();
-        page["paging"] = json!({ "next": { "after": after, "link": format!("{}{path}?after={after}", inner.base) } });
+        let base = format!("http://{}", headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1"));
+        page["paging"] = json!({ "next": { "after": after, "link": format!("{base}{path}?after={after}") } });
     }
     page
 }

@@ -23,8 +23,8 @@ use txlake_connector::{
 
 use crate::hubspot::{FakeHubspot, inline, query, root, sync};
 
-const EMAIL: &str = "admin@acme.example";
-const API_TOKEN: &str = "zd-test-8Jq2vN4pX7";
+pub(crate) const EMAIL: &str = "admin@acme.example";
+pub(crate) const API_TOKEN: &str = "zd-test-8Jq2vN4pX7";
 /// `Basic base64("admin@acme.example/token:zd-test-8Jq2vN4pX7")`, as Zendesk expects an API token.
 const AUTHORIZATION: &str = "Basic YWRtaW5AYWNtZS5leGFtcGxlL3Rva2VuOnpkLXRlc3QtOEpxMnZONHBYNw==";
 
@@ -60,7 +60,6 @@ struct Seen {
 
 #[derive(Debug)]
 struct Inner {
-    base: String,
     tickets: Vec<Value>,
     metric_sets: Vec<Value>,
     users: Vec<Value>,
@@ -69,52 +68,34 @@ struct Inner {
     seen: Vec<Seen>,
 }
 
-/// The fake Zendesk API on 127.0.0.1.
-#[derive(Debug, Clone)]
-struct FakeZendesk {
-    url: String,
-    inner: Arc<Mutex<Inner>>,
+/// The fake's records, the faults it injects next and the requests it saw: the state behind
+/// its router.
+#[derive(Debug)]
+pub(crate) struct Fake {
+    inner: Mutex<Inner>,
 }
 
-impl FakeZendesk {
-    async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let tickets = fixture("tickets");
-        let inner = Arc::new(Mutex::new(Inner {
-            base: url.clone(),
+/// The fake Zendesk API's routes and state. Next-page URLs name the host a request reached.
+pub(crate) fn fake_api() -> (axum::Router, Arc<Fake>) {
+    let tickets = fixture("tickets");
+    let fake = Arc::new(Fake {
+        inner: Mutex::new(Inner {
             tickets: tickets["tickets"].as_array().unwrap().clone(),
             metric_sets: tickets["metric_sets"].as_array().unwrap().clone(),
             users: fixture("users")["users"].as_array().unwrap().clone(),
             ratings: fixture("satisfaction_ratings")["satisfaction_ratings"].as_array().unwrap().clone(),
             faults: VecDeque::new(),
             seen: Vec::new(),
-        }));
-        let app = axum::Router::new().fallback(handle).with_state(inner.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self { url, inner }
-    }
+        }),
+    });
+    let router = axum::Router::new().fallback(handle).with_state(fake.clone());
+    (router, fake)
+}
 
-    fn config(&self) -> Value {
-        json!({
-            "subdomain": "acme",
-            "email": EMAIL,
-            "api_token": API_TOKEN,
-            "base_url": self.url,
-            "start_date": "2024-01-01",
-        })
-    }
-
-    fn fail_next(&self, fault: Fault) {
-        self.inner.lock().unwrap().faults.push_back(fault);
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.inner.lock().unwrap().seen.clone()
-    }
-
-    /// A ticket changes at `at`: the fields given, its timestamps, and its metric set's.
-    fn update_ticket(&self, id: i64, at: &str, fields: Value, metrics: Value) {
+impl Fake {
+    /// A ticket changes at `at`: the fields given, its timestamps, and, when `metrics` is
+    /// given, its metric set's.
+    fn update_ticket(&self, id: i64, at: &str, fields: Value, metrics: Option<Value>) {
         let mut inner = self.inner.lock().unwrap();
         let ticket = inner.tickets.iter_mut().find(|t| t["id"] == id).unwrap();
         ticket["updated_at"] = json!(at);
@@ -122,6 +103,7 @@ impl FakeZendesk {
         for (k, v) in fields.as_object().unwrap() {
             ticket[k] = v.clone();
         }
+        let Some(metrics) = metrics else { return };
         let metric = inner.metric_sets.iter_mut().find(|m| m["ticket_id"] == id).unwrap();
         metric["updated_at"] = json!(at);
         for (k, v) in metrics.as_object().unwrap() {
@@ -145,6 +127,79 @@ impl FakeZendesk {
             user[k] = v.clone();
         }
     }
+
+    /// Changes the help desk the way agents and requesters do, now: the SSO ticket is solved
+    /// (its metric set records the solve) and its requester answers the survey (the rating, and
+    /// the ticket's copy of it); an agent tags the new ticket (no metric changes); a requester
+    /// adds a phone number. Returns how many records changed per stream.
+    pub(crate) fn touch(&self) -> BTreeMap<String, usize> {
+        let at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        self.update_rating(62003, &at, "good");
+        self.update_ticket(
+            35437,
+            &at,
+            json!({ "status": "solved", "satisfaction_rating": { "id": 62003, "score": "good", "comment": null } }),
+            Some(json!({ "solved_at": at, "status_updated_at": at })),
+        );
+        self.update_ticket(35438, &at, json!({ "tags": ["vip"] }), None);
+        self.update_user(381002, &at, json!({ "phone": "+86 21 5555 0100" }));
+        BTreeMap::from([
+            ("tickets".to_string(), 2),
+            ("ticket_metrics".to_string(), 1),
+            ("users".to_string(), 1),
+            ("satisfaction_ratings".to_string(), 1),
+        ])
+    }
+}
+
+/// The fake Zendesk API on 127.0.0.1.
+#[derive(Debug, Clone)]
+struct FakeZendesk {
+    url: String,
+    fake: Arc<Fake>,
+}
+
+impl FakeZendesk {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (app, fake) = fake_api();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { url, fake }
+    }
+
+    fn config(&self) -> Value {
+        json!({
+            "subdomain": "acme",
+            "email": EMAIL,
+            "api_token": API_TOKEN,
+            "base_url": self.url,
+            "start_date": "2024-01-01",
+        })
+    }
+
+    fn fail_next(&self, fault: Fault) {
+        self.fake.inner.lock().unwrap().faults.push_back(fault);
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.fake.inner.lock().unwrap().seen.clone()
+    }
+
+    /// See [`Fake::update_ticket`]; the metric set changes too.
+    fn update_ticket(&self, id: i64, at: &str, fields: Value, metrics: Value) {
+        self.fake.update_ticket(id, at, fields, Some(metrics));
+    }
+
+    /// See [`Fake::update_rating`].
+    fn update_rating(&self, id: i64, at: &str, score: &str) {
+        self.fake.update_rating(id, at, score);
+    }
+
+    /// See [`Fake::update_user`].
+    fn update_user(&self, id: i64, at: &str, fields: Value) {
+        self.fake.update_user(id, at, fields);
+    }
 }
 
 fn zendesk_error(status: StatusCode, error: &str, description: &str) -> Response {
@@ -152,12 +207,12 @@ fn zendesk_error(status: StatusCode, error: &str, description: &str) -> Response
 }
 
 async fn handle(
-    State(inner): State<Arc<Mutex<Inner>>>,
+    State(fake): State<Arc<Fake>>,
     uri: Uri,
     Query(query): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let mut inner = inner.lock().unwrap();
+    let mut inner = fake.inner.lock().unwrap();
     let response = answer(&mut inner, uri.path(), &query, &headers);
     inner.seen.push(Seen { path: uri.path().to_string(), query, status: response.status().as_u16() });
     response
@@ -178,18 +233,19 @@ fn answer(inner: &mut Inner, path: &str, query: &BTreeMap<String, String>, heade
         }
         _ => {}
     }
+    let base = format!("http://{}", headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1"));
     let page = match path.trim_end_matches(".json") {
         "/api/v2/incremental/tickets/cursor" => {
             let mut tickets = inner.tickets.clone();
             tickets.sort_by_key(|t| (t["generated_timestamp"].as_i64().unwrap(), t["id"].as_i64().unwrap()));
-            export(inner, path, query, "tickets", tickets, |t| t["generated_timestamp"].as_i64().unwrap())
+            export(inner, &base, path, query, "tickets", tickets, |t| t["generated_timestamp"].as_i64().unwrap())
         }
         "/api/v2/incremental/users/cursor" => {
             let mut users = inner.users.clone();
             users.sort_by_key(|u| (unix(u["updated_at"].as_str().unwrap()), u["id"].as_i64().unwrap()));
-            export(inner, path, query, "users", users, |u| unix(u["updated_at"].as_str().unwrap()))
+            export(inner, &base, path, query, "users", users, |u| unix(u["updated_at"].as_str().unwrap()))
         }
-        "/api/v2/satisfaction_ratings" => Ok(ratings(inner, path, query)),
+        "/api/v2/satisfaction_ratings" => Ok(ratings(inner, &base, path, query)),
         _ => Err(zendesk_error(StatusCode::NOT_FOUND, "InvalidEndpoint", "Not found")),
     };
     let page = match page {
@@ -207,6 +263,7 @@ fn answer(inner: &mut Inner, path: &str, query: &BTreeMap<String, String>, heade
 /// The cursor is opaque to clients; here it carries the start and the offset.
 fn export(
     inner: &Inner,
+    base: &str,
     path: &str,
     query: &BTreeMap<String, String>,
     key: &str,
@@ -240,7 +297,7 @@ fn export(
     let cursor = format!("cur_{start}_{next}");
     let mut out = json!({
         key: page,
-        "after_url": format!("{}{path}?cursor={cursor}", inner.base),
+        "after_url": format!("{base}{path}?cursor={cursor}"),
         "after_cursor": cursor,
         "before_url": null,
         "before_cursor": null,
@@ -256,7 +313,7 @@ fn export(
 }
 
 /// GET /api/v2/satisfaction_ratings with `score`, `start_time` (creation) and cursor paging.
-fn ratings(inner: &Inner, path: &str, query: &BTreeMap<String, String>) -> Value {
+fn ratings(inner: &Inner, base: &str, path: &str, query: &BTreeMap<String, String>) -> Value {
     let size: usize = query.get("page[size]").map(|s| s.parse().unwrap()).unwrap_or(100).min(PAGE);
     let offset: usize = query.get("page[after]").map(|s| s.parse().unwrap()).unwrap_or(0);
     let start = query.get("start_time").map(|s| s.parse::<i64>().unwrap()).unwrap_or(0);
@@ -282,7 +339,7 @@ fn ratings(inner: &Inner, path: &str, query: &BTreeMap<String, String>) -> Value
         "meta": { "has_more": has_more, "after_cursor": (offset + size).to_string(), "before_cursor": offset.to_string() },
         "links": {
             "prev": null,
-            "next": if has_more { json!(format!("{}{path}?{}", inner.base, encoded.join("&"))) } else { Value::Null },
+            "next": if has_more { json!(format!("{base}{path}?{}", encoded.join("&"))) } else { Value::Null },
         },
     })
 }

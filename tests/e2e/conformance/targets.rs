@@ -17,6 +17,8 @@ pub async fn all() -> Vec<(&'static str, Target)> {
         ("demo_api", demo_api().await),
         ("bamboohr", bamboohr().await),
         ("moodle", moodle().await),
+        ("hubspot", hubspot().await),
+        ("zendesk", zendesk().await),
     ]
 }
 
@@ -63,10 +65,13 @@ impl FakeSource for DemoApi {
 }
 
 async fn demo_api() -> Target {
-    let items: Arc<Mutex<Vec<(i64, String)>>> = Arc::new(Mutex::new(
-        (0..23).map(|i| (i, format!("2025-03-{:02}T10:00:00Z", i + 1))).collect(),
-    ));
-    async fn list(State(items): State<Arc<Mutex<Vec<(i64, String)>>>>, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>) -> Response {
+    let items: Arc<Mutex<Vec<(i64, String)>>> =
+        Arc::new(Mutex::new((0..23).map(|i| (i, format!("2025-03-{:02}T10:00:00Z", i + 1))).collect()));
+    async fn list(
+        State(items): State<Arc<Mutex<Vec<(i64, String)>>>>,
+        headers: HeaderMap,
+        Query(q): Query<BTreeMap<String, String>>,
+    ) -> Response {
         if headers.get("x-api-key").and_then(|v| v.to_str().ok()) != Some("demo-key-123") {
             return (StatusCode::UNAUTHORIZED, "{\"error\":\"invalid api key\"}").into_response();
         }
@@ -83,9 +88,12 @@ async fn demo_api() -> Target {
         axum::Json(json!({ "data": data, "meta": { "page": page } })).into_response()
     }
     let faults = FaultLayer::default();
-    let router = faults.wrap(axum::Router::new().route("/api/items", axum::routing::get(list)).with_state(items.clone()));
+    let router =
+        faults.wrap(axum::Router::new().route("/api/items", axum::routing::get(list)).with_state(items.clone()));
     let base_url = format!("{}/api", serve(router).await);
-    let connector = DeclarativeConnector::from_manifest("tests/e2e/conformance/demo_api.yaml", include_str!("demo_api.yaml")).unwrap();
+    let connector =
+        DeclarativeConnector::from_manifest("tests/e2e/conformance/demo_api.yaml", include_str!("demo_api.yaml"))
+            .unwrap();
     Target { connector: Arc::new(connector), source: Arc::new(DemoApi { base_url, items, faults }) }
 }
 
@@ -140,5 +148,37 @@ async fn moodle() -> Target {
     Target {
         connector: manifest("connectors/moodle/manifest.yaml"),
         source: Arc::new(VendorFake { config, bad_credentials, fake, touch: crate::moodle::Fake::touch, faults }),
+    }
+}
+
+async fn hubspot() -> Target {
+    let (router, fake) = crate::hubspot::fake_api();
+    let faults = FaultLayer::default();
+    let base = serve(faults.wrap(router)).await;
+    let config = json!({ "access_token": crate::hubspot::TOKEN, "base_url": base, "start_date": "2024-01-01" });
+    let mut bad_credentials = config.clone();
+    bad_credentials["access_token"] = json!("pat-na1-00000000-0000-0000-0000-000000000000");
+    Target {
+        connector: manifest("connectors/hubspot/manifest.yaml"),
+        source: Arc::new(VendorFake { config, bad_credentials, fake, touch: crate::hubspot::Fake::touch, faults }),
+    }
+}
+
+async fn zendesk() -> Target {
+    let (router, fake) = crate::zendesk::fake_api();
+    let faults = FaultLayer::default();
+    let base = serve(faults.wrap(router)).await;
+    let config = json!({
+        "subdomain": "acme",
+        "email": crate::zendesk::EMAIL,
+        "api_token": crate::zendesk::API_TOKEN,
+        "base_url": base,
+        "start_date": "2024-01-01",
+    });
+    let mut bad_credentials = config.clone();
+    bad_credentials["api_token"] = json!("zd-revoked-0000000000");
+    Target {
+        connector: manifest("connectors/zendesk/manifest.yaml"),
+        source: Arc::new(VendorFake { config, bad_credentials, fake, touch: crate::zendesk::Fake::touch, faults }),
     }
 }
