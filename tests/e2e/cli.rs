@@ -131,7 +131,10 @@ fn connectors_describe_themselves() {
     let unknown = txlake(&["connectors", "spec", "workday"]);
     assert!(!unknown.status.success());
     let message = text(&unknown.stderr);
-    assert!(message.contains("unknown connector `workday`; available connectors:") && message.contains("sample"), "{message}");
+    assert!(
+        message.contains("unknown connector `workday`; available connectors:") && message.contains("sample"),
+        "{message}"
+    );
 }
 
 #[test]

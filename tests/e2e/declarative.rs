@@ -43,7 +43,11 @@ fn timestamp(i: i64) -> String {
     (start + chrono::Duration::seconds(i)).format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-async fn events(State(api): State<Arc<EventsApi>>, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>) -> Response {
+async fn events(
+    State(api): State<Arc<EventsApi>>,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
     if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer t0ken-e2e") {
         return (StatusCode::UNAUTHORIZED, "{\"error\":\"bad token\"}").into_response();
     }
@@ -163,10 +167,19 @@ async fn an_incremental_declarative_sync_lands_only_what_changed_and_a_truncated
     let lake = file_lake(dir.path());
     assert_eq!(count_ids(&lake, "feed.events").await, (1_003, 1_003), "merged on the key");
     let engine = crate::support::raw_engine(&lake).await;
-    let changed = engine.sql("SELECT count(*) FROM feed.events WHERE kind IN ('changed', 'new')").await.unwrap().collect().await.unwrap();
+    let changed = engine
+        .sql("SELECT count(*) FROM feed.events WHERE kind IN ('changed', 'new')")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
     let changed = arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(changed[0].column(0)).value(0);
     assert_eq!(changed, 10, "the changed and new events landed");
-    let runs = String::from_utf8_lossy(&Command::new(txlake_bin()).args(["runs", "--config"]).arg(&config).output().unwrap().stdout).to_string();
+    let runs = String::from_utf8_lossy(
+        &Command::new(txlake_bin()).args(["runs", "--config"]).arg(&config).output().unwrap().stdout,
+    )
+    .to_string();
     assert!(runs.lines().any(|l| l.contains("events") && l.contains(" 10 ")), "the second run read 10 records: {runs}");
 
     // A truncated page fails the run, names the URL, and leaves the table where it was.
@@ -193,7 +206,9 @@ async fn an_incremental_declarative_sync_lands_only_what_changed_and_a_truncated
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oauth_refresh_link_header_and_offset_paging_with_an_inferred_schema() {
     use futures::StreamExt as _;
-    use txlake_connector::{ConfiguredCatalog, ConfiguredStream, Connector, DeclarativeConnector, Message, ReadRequest};
+    use txlake_connector::{
+        ConfiguredCatalog, ConfiguredStream, Connector, DeclarativeConnector, Message, ReadRequest,
+    };
 
     #[derive(Default)]
     struct Provider {
@@ -210,7 +225,11 @@ async fn oauth_refresh_link_header_and_offset_paging_with_an_inferred_schema() {
         let expires_in = if *issued == 1 { 30 } else { 3600 };
         axum::Json(json!({ "access_token": format!("access-{issued}"), "expires_in": expires_in })).into_response()
     }
-    async fn people(State(p): State<Arc<Provider>>, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>) -> Response {
+    async fn people(
+        State(p): State<Arc<Provider>>,
+        headers: HeaderMap,
+        Query(q): Query<BTreeMap<String, String>>,
+    ) -> Response {
         let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
         if !auth.starts_with("Bearer access-") {
             return (StatusCode::UNAUTHORIZED, "{}").into_response();
@@ -219,7 +238,9 @@ async fn oauth_refresh_link_header_and_offset_paging_with_an_inferred_schema() {
             return (StatusCode::UNAUTHORIZED, "{\"error\":\"token revoked\"}").into_response();
         }
         let page: usize = q.get("page").and_then(|v| v.parse().ok()).unwrap_or(1);
-        let people: Vec<Value> = (0..3).map(|i| json!({ "id": (page - 1) * 3 + i, "name": format!("p{page}{i}"), "active": i != 1 })).collect();
+        let people: Vec<Value> = (0..3)
+            .map(|i| json!({ "id": (page - 1) * 3 + i, "name": format!("p{page}{i}"), "active": i != 1 }))
+            .collect();
         let mut response = axum::Json(json!(people)).into_response();
         if page < 3 {
             let link = format!("</people?page={}>; rel=\"next\", </people?page=1>; rel=\"first\"", page + 1);

@@ -51,7 +51,8 @@ impl SqlSources {
         connectors.sort_by_key(|e| e.file_name());
         for connector in connectors {
             let Ok(models) = std::fs::read_dir(connector.path().join("models")) else { continue };
-            let mut files: Vec<_> = models.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "sql")).collect();
+            let mut files: Vec<_> =
+                models.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "sql")).collect();
             files.sort();
             for file in files {
                 let text = std::fs::read_to_string(&file)?;

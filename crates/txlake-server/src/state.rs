@@ -129,7 +129,11 @@ async fn open_engine(config: &TxlakeConfig, lake: &Lake) -> Result<Engine, txlak
     let mut sources = SqlSources::builtin();
     if let Some(dir) = config.connectors_dir() {
         sources.add_connectors_dir(&dir).map_err(|e| {
-            txlake_engine::EngineError::file(&dir.display().to_string(), 0, format!("cannot read the connector models: {e}"))
+            txlake_engine::EngineError::file(
+                &dir.display().to_string(),
+                0,
+                format!("cannot read the connector models: {e}"),
+            )
         })?;
     }
     Engine::open(lake, &connections, &sources, &settings).await

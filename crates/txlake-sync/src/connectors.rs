@@ -75,6 +75,9 @@ mod tests {
         on_disk.sort();
         let mut embedded: Vec<String> = BUILTIN_MANIFESTS.iter().map(|(p, _)| p.to_string()).collect();
         embedded.sort();
-        assert_eq!(on_disk, embedded, "list every connectors/*/manifest.yaml in BUILTIN_MANIFESTS (crates/txlake-sync/src/connectors.rs)");
+        assert_eq!(
+            on_disk, embedded,
+            "list every connectors/*/manifest.yaml in BUILTIN_MANIFESTS (crates/txlake-sync/src/connectors.rs)"
+        );
     }
 }

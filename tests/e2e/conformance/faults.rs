@@ -50,7 +50,8 @@ async fn apply(State(layer): State<FaultLayer>, request: Request, next: Next) ->
     match fault {
         None => next.run(request).await,
         Some(Fault::RateLimited) => {
-            (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "1")], "{\"error\":\"rate limit exceeded\"}").into_response()
+            (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "1")], "{\"error\":\"rate limit exceeded\"}")
+                .into_response()
         }
         Some(Fault::ServerError) => (StatusCode::INTERNAL_SERVER_ERROR, "{\"error\":\"internal\"}").into_response(),
         Some(Fault::Truncated) => {

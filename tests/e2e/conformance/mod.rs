@@ -79,7 +79,11 @@ pub async fn read_all(
             Message::Batch { stream, batch } => {
                 let expected = catalog.stream(&stream).map(|s| s.stream.schema.clone());
                 if let Some(schema) = expected {
-                    assert_eq!(batch.schema().fields(), schema.fields(), "stream `{stream}`: a batch does not follow the discovered schema");
+                    assert_eq!(
+                        batch.schema().fields(),
+                        schema.fields(),
+                        "stream `{stream}`: a batch does not follow the discovered schema"
+                    );
                 }
                 pending_after_state.insert(stream.clone(), true);
                 outcome.batches.entry(stream).or_default().push(batch);
@@ -108,12 +112,17 @@ pub async fn check_target(target: &Target) {
 
     // Spec: a valid JSON Schema, secrets marked, base_url accepted.
     let spec = connector.spec();
-    jsonschema::validator_for(&spec.config_schema).unwrap_or_else(|e| panic!("{name}: rule 1: spec is not a JSON Schema: {e}"));
+    jsonschema::validator_for(&spec.config_schema)
+        .unwrap_or_else(|e| panic!("{name}: rule 1: spec is not a JSON Schema: {e}"));
     let secrets = spec.secret_fields();
     let properties = spec.config_schema["properties"].as_object().cloned().unwrap_or_default();
     for key in properties.keys() {
-        let looks_secret = ["token", "password", "secret", "api_key"].iter().any(|w| key.contains(w)) && !key.ends_with("_url");
-        assert!(!looks_secret || secrets.contains(key), "{name}: rule 2: `{key}` looks like a secret but is not marked x-secret");
+        let looks_secret =
+            ["token", "password", "secret", "api_key"].iter().any(|w| key.contains(w)) && !key.ends_with("_url");
+        assert!(
+            !looks_secret || secrets.contains(key),
+            "{name}: rule 2: `{key}` looks like a secret but is not marked x-secret"
+        );
     }
     assert!(properties.contains_key("base_url"), "{name}: rule 3: no `base_url` setting");
     spec.validate(&name, &config).unwrap_or_else(|e| panic!("{name}: the fake's settings do not pass the spec: {e}"));
@@ -139,7 +148,11 @@ pub async fn check_target(target: &Target) {
             assert!(columns.contains(&cursor), "{name}.{}: rule 7: cursor `{cursor}` is not a column", stream.name);
         }
         if stream.sync_modes.contains(&txlake_connector::SyncMode::Incremental) {
-            assert!(stream.cursor_field.is_some(), "{name}.{}: rule 8: incremental without a cursor field", stream.name);
+            assert!(
+                stream.cursor_field.is_some(),
+                "{name}.{}: rule 8: incremental without a cursor field",
+                stream.name
+            );
         }
     }
 
@@ -148,9 +161,17 @@ pub async fn check_target(target: &Target) {
     let first = read_all(connector, &config, &configured, &StateMap::new())
         .await
         .unwrap_or_else(|e| panic!("{name}: the first read fails: {e}"));
-    assert!(first.batches_after_final_state.is_empty(), "{name}: rule 10: records after the last state of {:?}", first.batches_after_final_state);
+    assert!(
+        first.batches_after_final_state.is_empty(),
+        "{name}: rule 10: records after the last state of {:?}",
+        first.batches_after_final_state
+    );
     for stream in &catalog.streams {
-        assert!(first.rows(&stream.name) > 0, "{name}.{}: the fake serves records but the read returned none", stream.name);
+        assert!(
+            first.rows(&stream.name) > 0,
+            "{name}.{}: the fake serves records but the read returned none",
+            stream.name
+        );
     }
     let incremental: Vec<&str> = configured
         .streams
@@ -159,36 +180,59 @@ pub async fn check_target(target: &Target) {
         .map(|s| s.stream.name.as_str())
         .collect();
     if !incremental.is_empty() {
-        let again = read_all(connector, &config, &configured, &first.states).await.unwrap_or_else(|e| panic!("{name}: resume fails: {e}"));
+        let again = read_all(connector, &config, &configured, &first.states)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: resume fails: {e}"));
         for stream in &incremental {
-            assert!(first.states.contains_key(*stream), "{name}.{stream}: rule 11: an incremental read ended without a state");
+            assert!(
+                first.states.contains_key(*stream),
+                "{name}.{stream}: rule 11: an incremental read ended without a state"
+            );
             assert_eq!(again.rows(stream), 0, "{name}.{stream}: rule 11: resuming read records again");
         }
         let touched = source.touch();
-        let after = read_all(connector, &config, &configured, &first.states).await.unwrap_or_else(|e| panic!("{name}: resume fails: {e}"));
+        let after = read_all(connector, &config, &configured, &first.states)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: resume fails: {e}"));
         for (stream, changed) in touched.iter().filter(|(s, _)| incremental.contains(&s.as_str())) {
-            assert_eq!(after.rows(stream), *changed, "{name}.{stream}: rule 11: after {changed} changes the resumed read returned {}", after.rows(stream));
+            assert_eq!(
+                after.rows(stream),
+                *changed,
+                "{name}.{stream}: rule 11: after {changed} changes the resumed read returned {}",
+                after.rows(stream)
+            );
         }
     }
 
     // Failures: one 429, one 500, one truncated page.
     let check_stream = configured.streams[0].clone();
-    let one = ConfiguredCatalog { streams: vec![ConfiguredStream { mode: StreamMode::FullRefresh, ..check_stream.clone() }] };
+    let one =
+        ConfiguredCatalog { streams: vec![ConfiguredStream { mode: StreamMode::FullRefresh, ..check_stream.clone() }] };
     let expected = read_all(connector, &config, &one, &StateMap::new()).await.unwrap().rows(&check_stream.stream.name);
     for fault in [Fault::RateLimited, Fault::ServerError] {
         source.faults().inject(fault);
         let outcome = read_all(connector, &config, &one, &StateMap::new())
             .await
             .unwrap_or_else(|e| panic!("{name}: rule 12: a read that met {fault:?} failed: {e}"));
-        assert_eq!(outcome.rows(&check_stream.stream.name), expected, "{name}: rule 12: {fault:?} changed what was read");
+        assert_eq!(
+            outcome.rows(&check_stream.stream.name),
+            expected,
+            "{name}: rule 12: {fault:?} changed what was read"
+        );
         assert!(source.faults().pending() == 0, "{name}: the {fault:?} was never requested");
     }
     source.faults().inject(Fault::Truncated);
     match read_all(connector, &config, &one, &StateMap::new()).await {
         Err(e) => {
             let message = e.to_string();
-            assert!(message.contains("http://127.0.0.1"), "{name}: rule 13: the error does not name the URL: {message}");
-            assert!(message.contains(&check_stream.stream.name), "{name}: rule 13: the error does not name the stream: {message}");
+            assert!(
+                message.contains("http://127.0.0.1"),
+                "{name}: rule 13: the error does not name the URL: {message}"
+            );
+            assert!(
+                message.contains(&check_stream.stream.name),
+                "{name}: rule 13: the error does not name the stream: {message}"
+            );
             assert_no_secret(&name, "rule 5 (read)", &message, &config, &secrets);
         }
         Ok(outcome) => panic!(

@@ -540,7 +540,10 @@ impl Manifest {
             let key = if path == "." || path.is_empty() { String::from("the top level") } else { format!("`{path}`") };
             ConnectorError::Manifest {
                 origin: origin.to_string(),
-                message: format!("at {key}{location}: {}", strip_location(&inner.to_string()).trim_start_matches(&format!("{path}: ")).to_string()),
+                message: format!(
+                    "at {key}{location}: {}",
+                    strip_location(&inner.to_string()).trim_start_matches(&format!("{path}: ")).to_string()
+                ),
             }
         })?;
         manifest.validate(origin)?;

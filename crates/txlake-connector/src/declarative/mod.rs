@@ -236,7 +236,8 @@ impl Connector for DeclarativeConnector {
             let decoder = RecordDecoder::new(configured.stream.schema.clone(), &added);
             plans.push((definition, decoder, configured.mode.sync_mode(), request.state.get(name).cloned()));
         }
-        let (tx, rx) = mpsc::channel(8);
+        // Room for a few row groups of batches, so decoding goes on while the sync encodes.
+        let (tx, rx) = mpsc::channel(32);
         tokio::spawn(async move {
             for (definition, decoder, mode, saved) in plans {
                 if let Err(e) = reader.clone().read_stream(definition, decoder, mode, saved, tx.clone()).await {

@@ -110,7 +110,7 @@ impl Reader {
         let concurrency = self.manifest.requester.concurrency.max(1);
         let name = plan.definition.name.clone();
         let mut running = futures::stream::iter(units.into_iter().map(|unit| {
-            let (tx, rx) = mpsc::channel(4);
+            let (tx, rx) = mpsc::channel(8);
             let task = tokio::spawn(self.clone().read_unit(plan.clone(), unit, tx));
             futures::future::ready((rx, task))
         }))
@@ -284,8 +284,10 @@ impl Reader {
                 let mut next = self.next_page(def, paginator, &state, &ctx, &page, count as usize)?;
                 let added = self.added_fields(def, &base)?;
                 let start = page.body.as_ptr() as usize;
-                let extents: Vec<std::ops::Range<usize>> =
-                    records.iter().map(|r| (r.as_ptr() as usize - start)..(r.as_ptr() as usize - start + r.len())).collect();
+                let extents: Vec<std::ops::Range<usize>> = records
+                    .iter()
+                    .map(|r| (r.as_ptr() as usize - start)..(r.as_ptr() as usize - start + r.len()))
+                    .collect();
                 let decoder = plan.decoder.clone();
                 let body = page.body.clone();
                 decoding.push_back((
@@ -646,7 +648,8 @@ fn first_of_each_key(batch: &RecordBatch, key: &[String], seen: &mut HashSet<Str
         .collect::<Result<_>>()?;
     let keep: BooleanArray = (0..batch.num_rows())
         .map(|row| {
-            let id: Vec<&str> = columns.iter().map(|c| if c.is_null(row) { "" } else { c.as_string::<i32>().value(row) }).collect();
+            let id: Vec<&str> =
+                columns.iter().map(|c| if c.is_null(row) { "" } else { c.as_string::<i32>().value(row) }).collect();
             Some(seen.insert(id.join("\u{1f}")))
         })
         .collect();

@@ -123,7 +123,10 @@ impl<'a> Scanner<'a> {
                 self.at += 1;
                 Ok(())
             }
-            Some(b) => Err(format!("malformed JSON at byte {}: expected `{}`, found `{}`", self.at, wanted as char, *b as char)),
+            Some(b) => Err(format!(
+                "malformed JSON at byte {}: expected `{}`, found `{}`",
+                self.at, wanted as char, *b as char
+            )),
             None => Err(self.truncated()),
         }
     }
@@ -180,7 +183,9 @@ impl<'a> Scanner<'a> {
             }
             Some(_) => {
                 let start = self.at;
-                while self.at < bytes.len() && !matches!(bytes[self.at], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                while self.at < bytes.len()
+                    && !matches!(bytes[self.at], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+                {
                     self.at += 1;
                 }
                 if self.at == start {
@@ -210,7 +215,12 @@ impl<'a> Scanner<'a> {
                     self.at += 1;
                     return Ok(());
                 }
-                Some(b) => return Err(format!("malformed JSON at byte {}: expected `,` or `]`, found `{}`", self.at, *b as char)),
+                Some(b) => {
+                    return Err(format!(
+                        "malformed JSON at byte {}: expected `,` or `]`, found `{}`",
+                        self.at, *b as char
+                    ));
+                }
                 None => return Err(self.truncated()),
             }
         }
@@ -305,7 +315,11 @@ impl RecordDecoder {
 
     /// Decodes one page of records; `added` holds the rendered `add_fields` values by name.
     /// On a record that does not fit, the error names it.
-    pub fn decode(&self, records: &[&str], added: &BTreeMap<String, String>) -> Result<RecordBatch, String> {
+    pub fn decode<R: AsRef<[u8]>>(
+        &self,
+        records: &[R],
+        added: &BTreeMap<String, String>,
+    ) -> Result<RecordBatch, String> {
         let decoded = match self.decode_all(records) {
             Ok(batch) => batch,
             Err(e) => return Err(self.find_culprit(records).unwrap_or(e)),
@@ -339,15 +353,18 @@ impl RecordDecoder {
 
     /// Decodes records given as byte extents of `body` (so the work can move to another
     /// thread with the body).
-    pub fn decode_extents(&self, body: &[u8], extents: &[std::ops::Range<usize>], added: &BTreeMap<String, String>) -> Result<RecordBatch, String> {
-        let records: Vec<&str> = extents
-            .iter()
-            .map(|r| std::str::from_utf8(&body[r.clone()]).map_err(|e| e.to_string()))
-            .collect::<Result<_, _>>()?;
+    pub fn decode_extents(
+        &self,
+        body: &[u8],
+        extents: &[std::ops::Range<usize>],
+        added: &BTreeMap<String, String>,
+    ) -> Result<RecordBatch, String> {
+        // The body was checked to be UTF-8 when the page was selected.
+        let records: Vec<&[u8]> = extents.iter().map(|r| &body[r.clone()]).collect();
         self.decode(&records, added)
     }
 
-    fn decode_all(&self, records: &[&str]) -> Result<RecordBatch, String> {
+    fn decode_all<R: AsRef<[u8]>>(&self, records: &[R]) -> Result<RecordBatch, String> {
         let mut decoder = ReaderBuilder::new(self.decoded.clone())
             .with_batch_size(records.len().max(1))
             // A number where text is declared (`"id": 4` for `"id": "4"`) reads as its text.
@@ -355,9 +372,9 @@ impl RecordDecoder {
             .build_decoder()
             .map_err(|e| e.to_string())?;
         // arrow-json reads whitespace-separated documents: one buffer, one call.
-        let mut buffer = Vec::with_capacity(records.iter().map(|r| r.len() + 1).sum());
+        let mut buffer = Vec::with_capacity(records.iter().map(|r| r.as_ref().len() + 1).sum());
         for record in records {
-            buffer.extend_from_slice(record.as_bytes());
+            buffer.extend_from_slice(record.as_ref());
             buffer.push(b'\n');
         }
         let read = decoder.decode(&buffer).map_err(|e| e.to_string())?;
@@ -368,13 +385,13 @@ impl RecordDecoder {
     }
 
     /// Decodes record by record to name the one that does not fit (the slow path of a failure).
-    fn find_culprit(&self, records: &[&str]) -> Option<String> {
+    fn find_culprit<R: AsRef<[u8]>>(&self, records: &[R]) -> Option<String> {
         records.iter().enumerate().find_map(|(i, record)| {
             self.decode_all(std::slice::from_ref(record)).err().map(|e| {
                 format!(
                     "record {} of the page does not fit the stream's schema: {e}; the record: {}",
                     i + 1,
-                    short_record(record)
+                    short_record(&String::from_utf8_lossy(record.as_ref()))
                 )
             })
         })

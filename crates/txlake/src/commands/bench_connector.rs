@@ -101,7 +101,8 @@ struct PageQuery {
 }
 
 async fn serve_page(State(api): State<Arc<EventsApi>>, headers: HeaderMap, Query(q): Query<PageQuery>) -> Response {
-    let authorized = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {TOKEN}"));
+    let authorized =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {TOKEN}"));
     if !authorized {
         return (StatusCode::UNAUTHORIZED, "{\"message\":\"bad token\"}").into_response();
     }

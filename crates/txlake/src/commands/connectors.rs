@@ -90,7 +90,9 @@ fn scaffold(name: &str, dir: &std::path::Path) -> anyhow::Result<ExitCode> {
     let valid = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if !valid {
-        bail!("`{name}` is not a connector name: start with a lower-case letter and use a-z, 0-9 and _ (it names SQL schemas and folders)");
+        bail!(
+            "`{name}` is not a connector name: start with a lower-case letter and use a-z, 0-9 and _ (it names SQL schemas and folders)"
+        );
     }
     let folder = dir.join(name);
     if folder.exists() {
