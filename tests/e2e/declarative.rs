@@ -63,7 +63,7 @@ async fn events(
     let since = q.get("since").cloned().unwrap_or_default();
     let mut matching: Vec<(i64, String, f64, String)> =
         api.events.lock().unwrap().iter().filter(|e| since.is_empty() || e.3 >= since).cloned().collect();
-    matching.sort_by(|a, b| (a.3.clone(), a.0).cmp(&(b.3.clone(), b.0)));
+    matching.sort_by_key(|a| (a.3.clone(), a.0));
     let page: Vec<Value> = matching
         .iter()
         .skip(after)

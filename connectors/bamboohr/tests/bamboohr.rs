@@ -109,6 +109,7 @@ pub(crate) async fn serve(router: Router) -> String {
 }
 
 /// Auth, company and injected faults, shared by every route; `Err` is the response to send.
+#[allow(clippy::result_large_err)] // the error is the response a handler sends
 fn gate(fake: &Fake, headers: &HeaderMap, company: &str, line: String, body: Value) -> Result<(), Response> {
     fake.requests.lock().unwrap().push((line, body));
     if fake.too_many.load(Ordering::SeqCst) > 0 {

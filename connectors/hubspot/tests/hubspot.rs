@@ -317,6 +317,7 @@ fn list(inner: &Inner, object: &str, path: &str, query: &BTreeMap<String, String
 
 /// POST /crm/v3/objects/<object>/search with filters on the last-modified property only
 /// (`GTE`, `LTE`, `GT`, `LT`, all in one group, values in unix ms).
+#[allow(clippy::result_large_err)] // the error is the response a handler sends
 fn search(inner: &Inner, object: &str, body: Option<&Value>) -> Result<Value, Response> {
     let invalid = |message: &str| error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", message);
     let body = body.ok_or_else(|| invalid("Invalid input JSON"))?;

@@ -180,7 +180,7 @@ mod tests {
     #[tokio::test]
     async fn a_request_past_its_deadline_is_a_json_408() {
         let app: Router = Router::new()
-            .route("/slow", get(|| std::future::pending::<&'static str>()))
+            .route("/slow", get(std::future::pending::<&'static str>))
             .route("/fast", get(|| async { "ok" }))
             .layer(axum::middleware::from_fn_with_state(Duration::from_millis(5), deadline));
         let response = app.clone().oneshot(Request::get("/slow").body(Body::empty()).unwrap()).await.unwrap();

@@ -11,6 +11,9 @@ use txlake_connector::DeclarativeConnector;
 
 use super::{FakeSource, FaultLayer, Target};
 
+/// The demo API's items: id and modification time.
+type Items = Arc<Mutex<Vec<(i64, String)>>>;
+
 /// Every connector under the suite, each with a running fake of its source.
 pub async fn all() -> Vec<(&'static str, Target)> {
     vec![
@@ -41,7 +44,7 @@ pub async fn serve(router: axum::Router) -> String {
 /// The suite's own fake: 23 items, paged 7 at a time, filtered by `updated_since`.
 struct DemoApi {
     base_url: String,
-    items: Arc<Mutex<Vec<(i64, String)>>>,
+    items: Items,
     faults: FaultLayer,
 }
 
@@ -65,10 +68,9 @@ impl FakeSource for DemoApi {
 }
 
 async fn demo_api() -> Target {
-    let items: Arc<Mutex<Vec<(i64, String)>>> =
-        Arc::new(Mutex::new((0..23).map(|i| (i, format!("2025-03-{:02}T10:00:00Z", i + 1))).collect()));
+    let items: Items = Arc::new(Mutex::new((0..23).map(|i| (i, format!("2025-03-{:02}T10:00:00Z", i + 1))).collect()));
     async fn list(
-        State(items): State<Arc<Mutex<Vec<(i64, String)>>>>,
+        State(items): State<Items>,
         headers: HeaderMap,
         Query(q): Query<BTreeMap<String, String>>,
     ) -> Response {

@@ -542,7 +542,7 @@ impl Manifest {
                 origin: origin.to_string(),
                 message: format!(
                     "at {key}{location}: {}",
-                    strip_location(&inner.to_string()).trim_start_matches(&format!("{path}: ")).to_string()
+                    strip_location(&inner.to_string()).trim_start_matches(&format!("{path}: "))
                 ),
             }
         })?;
