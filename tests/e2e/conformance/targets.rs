@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use txlake_connector::DeclarativeConnector;
 
-use super::{FakeSource, FaultLayer, Target};
+use super::{FakeSource, FaultLayer, Kind, Target};
 
 /// The demo API's items: id and modification time.
 type Items = Arc<Mutex<Vec<(i64, String)>>>;
@@ -22,6 +22,8 @@ pub async fn all() -> Vec<(&'static str, Target)> {
         ("moodle", moodle().await),
         ("hubspot", hubspot().await),
         ("zendesk", zendesk().await),
+        ("sample", sample()),
+        ("airbyte", airbyte().await),
     ]
 }
 
@@ -55,12 +57,12 @@ impl FakeSource for DemoApi {
     fn bad_credentials(&self) -> Value {
         json!({ "api_key": "wrong-key-456", "base_url": self.base_url })
     }
-    fn touch(&self) -> BTreeMap<String, usize> {
+    fn touch(&self) -> Option<BTreeMap<String, usize>> {
         let mut items = self.items.lock().unwrap();
         for id in [3usize, 11, 17] {
             items[id].1 = "2030-01-01T00:00:00Z".into();
         }
-        BTreeMap::from([("items".to_string(), 3)])
+        Some(BTreeMap::from([("items".to_string(), 3)]))
     }
     fn faults(&self) -> &FaultLayer {
         &self.faults
@@ -96,7 +98,11 @@ async fn demo_api() -> Target {
     let connector =
         DeclarativeConnector::from_manifest("tests/e2e/conformance/demo_api.yaml", include_str!("demo_api.yaml"))
             .unwrap();
-    Target { connector: Arc::new(connector), source: Arc::new(DemoApi { base_url, items, faults }) }
+    Target {
+        connector: Arc::new(connector),
+        source: Arc::new(DemoApi { base_url, items, faults }),
+        kind: Kind::HttpApi,
+    }
 }
 
 /// A vendor fake from its connector's test file, behind the suite's fault layer.
@@ -115,8 +121,8 @@ impl<F: Send + Sync> FakeSource for VendorFake<F> {
     fn bad_credentials(&self) -> Value {
         self.bad_credentials.clone()
     }
-    fn touch(&self) -> BTreeMap<String, usize> {
-        (self.touch)(&self.fake)
+    fn touch(&self) -> Option<BTreeMap<String, usize>> {
+        Some((self.touch)(&self.fake))
     }
     fn faults(&self) -> &FaultLayer {
         &self.faults
@@ -138,6 +144,7 @@ async fn bamboohr() -> Target {
     Target {
         connector: manifest("connectors/bamboohr/manifest.yaml"),
         source: Arc::new(VendorFake { config, bad_credentials, fake, touch: crate::bamboohr::Fake::touch, faults }),
+        kind: Kind::HttpApi,
     }
 }
 
@@ -150,6 +157,7 @@ async fn moodle() -> Target {
     Target {
         connector: manifest("connectors/moodle/manifest.yaml"),
         source: Arc::new(VendorFake { config, bad_credentials, fake, touch: crate::moodle::Fake::touch, faults }),
+        kind: Kind::HttpApi,
     }
 }
 
@@ -163,6 +171,7 @@ async fn hubspot() -> Target {
     Target {
         connector: manifest("connectors/hubspot/manifest.yaml"),
         source: Arc::new(VendorFake { config, bad_credentials, fake, touch: crate::hubspot::Fake::touch, faults }),
+        kind: Kind::HttpApi,
     }
 }
 
@@ -182,5 +191,66 @@ async fn zendesk() -> Target {
     Target {
         connector: manifest("connectors/zendesk/manifest.yaml"),
         source: Arc::new(VendorFake { config, bad_credentials, fake, touch: crate::zendesk::Fake::touch, faults }),
+        kind: Kind::HttpApi,
+    }
+}
+
+/// The sample generator: a small world with a fixed end, so a resume has nothing new.
+struct SampleWorld {
+    faults: FaultLayer,
+}
+
+impl FakeSource for SampleWorld {
+    fn config(&self) -> Value {
+        json!({ "customers": 100, "employees": 10, "days": 30, "seed": 7, "start_date": "2025-01-01", "end_date": "2025-01-30", "batch_size": 128 })
+    }
+    fn bad_credentials(&self) -> Value {
+        self.config()
+    }
+    fn touch(&self) -> Option<BTreeMap<String, usize>> {
+        None
+    }
+    fn faults(&self) -> &FaultLayer {
+        &self.faults
+    }
+}
+
+fn sample() -> Target {
+    Target {
+        connector: Arc::new(txlake_connector_sample::SampleConnector),
+        source: Arc::new(SampleWorld { faults: FaultLayer::default() }),
+        kind: Kind::Generator,
+    }
+}
+
+/// The Python Airbyte source of `tests/e2e/fixtures`: `touch` makes it serve more events.
+struct AirbyteSource {
+    events: Mutex<u64>,
+    faults: FaultLayer,
+}
+
+impl FakeSource for AirbyteSource {
+    fn config(&self) -> Value {
+        json!({ "api_key": "secret", "events": *self.events.lock().unwrap(), "users": 3 })
+    }
+    fn bad_credentials(&self) -> Value {
+        json!({ "api_key": "wrong", "events": 3, "users": 3 })
+    }
+    fn touch(&self) -> Option<BTreeMap<String, usize>> {
+        *self.events.lock().unwrap() += 4;
+        Some(BTreeMap::from([("events".to_string(), 4)]))
+    }
+    fn faults(&self) -> &FaultLayer {
+        &self.faults
+    }
+}
+
+async fn airbyte() -> Target {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e/fixtures/airbyte_source.py");
+    let connector = txlake_airbyte::AirbyteConnector::new(&format!("python3 '{}'", script.display())).await.unwrap();
+    Target {
+        connector: Arc::new(connector),
+        source: Arc::new(AirbyteSource { events: Mutex::new(12), faults: FaultLayer::default() }),
+        kind: Kind::Program,
     }
 }
