@@ -273,13 +273,7 @@ impl Http {
 
     async fn wait_for_slot(&self) {
         let Some(interval) = self.interval else { return };
-        let wait = {
-            let mut next = self.next_slot.lock().await;
-            let now = Instant::now();
-            let slot = (*next).max(now);
-            *next = slot + interval;
-            slot - now
-        };
+        let wait = take_slot(&mut *self.next_slot.lock().await, Instant::now(), interval);
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
@@ -375,6 +369,14 @@ enum Failure {
     Retry { retry_after: Option<Duration>, message: String },
 }
 
+/// Books the next request slot of a rate limit: how long a request arriving at `now` waits,
+/// with `next` (the first free slot) moved one interval on.
+fn take_slot(next: &mut Instant, now: Instant, interval: Duration) -> Duration {
+    let slot = (*next).max(now);
+    *next = slot + interval;
+    slot - now
+}
+
 /// How long to wait before try `attempt + 1`: the server's `Retry-After` when it sent one,
 /// else `base · 2^(attempt-1)` scaled by a jitter in [0.5, 1.0); both capped.
 pub fn retry_delay(policy: &Retry, attempt: u32, retry_after: Option<Duration>, jitter: f64) -> Duration {
@@ -461,6 +463,18 @@ mod tests {
         assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
         headers.insert(RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
         assert_eq!(retry_after(&headers), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn the_rate_limit_spaces_requests_one_interval_apart() {
+        let start = Instant::now();
+        let interval = Duration::from_millis(100);
+        let mut next = start;
+        // Five requests at once wait 0, 100, 200, 300, 400 ms.
+        let waits: Vec<Duration> = (0..5).map(|_| take_slot(&mut next, start, interval)).collect();
+        assert_eq!(waits, (0..5).map(|i| interval * i).collect::<Vec<_>>());
+        // A request after a quiet spell goes at once.
+        assert_eq!(take_slot(&mut next, start + Duration::from_secs(5), interval), Duration::ZERO);
     }
 
     #[test]
