@@ -183,7 +183,7 @@ impl Http {
                     if status.is_success() {
                         match self.apply_rules(status.as_u16(), &body, &shown_url)? {
                             None => return Ok(Page { url: shown_url, headers, body }),
-                            Some(message) => Failure::Retry { retry_after: None, message },
+                            Some(message) => (None, message),
                         }
                     } else if status.as_u16() == 401
                         && matches!(self.credentials, Credentials::Oauth2 { .. })
@@ -193,10 +193,7 @@ impl Http {
                         self.refresh_token().await?;
                         continue;
                     } else if self.retry.statuses.contains(&status.as_u16()) {
-                        Failure::Retry {
-                            retry_after: retry_after(&headers),
-                            message: format!("{status}: {}", snippet(&body)),
-                        }
+                        (retry_after(&headers), format!("{status}: {}", snippet(&body)))
                     } else if status.as_u16() == 401 || status.as_u16() == 403 {
                         return Err(ConnectorError::Auth(format!(
                             "{status} from {} {shown_url}: {}; check the credentials in the connection's config",
@@ -211,9 +208,9 @@ impl Http {
                         )));
                     }
                 }
-                Err(e) => Failure::Retry { retry_after: None, message: transport_error(&e) },
+                Err(e) => (None, transport_error(&e)),
             };
-            let Failure::Retry { retry_after, message } = failure;
+            let (retry_after, message) = failure;
             self.backoff(&shown_url, attempt, retry_after, &message).await?;
             attempt += 1;
         }
@@ -363,10 +360,6 @@ impl Http {
         }
         shown.to_string()
     }
-}
-
-enum Failure {
-    Retry { retry_after: Option<Duration>, message: String },
 }
 
 /// Books the next request slot of a rate limit: how long a request arriving at `now` waits,

@@ -171,7 +171,7 @@ impl Connector for DeclarativeConnector {
 
     fn spec(&self) -> Spec {
         let mut schema = self.manifest.spec.clone();
-        if let Some(Value::Object(props)) = schema.get_mut("properties").or(None) {
+        if let Some(Value::Object(props)) = schema.get_mut("properties") {
             props.entry("base_url").or_insert_with(|| {
                 json!({
                     "type": "string",

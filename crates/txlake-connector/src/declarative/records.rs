@@ -273,8 +273,14 @@ fn describe_json_error(e: serde_json::Error) -> String {
     }
 }
 
+/// The first 80 characters of a text, for error messages.
 fn short(text: &str) -> String {
-    let end = text.char_indices().nth(80).map(|(i, _)| i).unwrap_or(text.len());
+    first_chars(text, 80)
+}
+
+/// The first `n` characters of a text, with `…` when it was longer.
+fn first_chars(text: &str, n: usize) -> String {
+    let end = text.char_indices().nth(n).map(|(i, _)| i).unwrap_or(text.len());
     if end < text.len() { format!("{}…", &text[..end]) } else { text.to_string() }
 }
 
@@ -391,16 +397,11 @@ impl RecordDecoder {
                 format!(
                     "record {} of the page does not fit the stream's schema: {e}; the record: {}",
                     i + 1,
-                    short_record(&String::from_utf8_lossy(record.as_ref()))
+                    first_chars(&String::from_utf8_lossy(record.as_ref()), 300)
                 )
             })
         })
     }
-}
-
-fn short_record(text: &str) -> String {
-    let end = text.char_indices().nth(300).map(|(i, _)| i).unwrap_or(text.len());
-    if end < text.len() { format!("{}…", &text[..end]) } else { text.to_string() }
 }
 
 /// Infers a schema from sample records (every column nullable; columns in `added` as text).

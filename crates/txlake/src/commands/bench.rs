@@ -35,12 +35,7 @@ async fn ingest(
     incremental: bool,
 ) -> anyhow::Result<ExitCode> {
     let (dir, temporary) = bench_dir(lake, "ingest")?;
-    let config = TxlakeConfig::parse(
-        &format!("[lake]\nurl = \"file://{}\"\n", dir.join("lake").display()),
-        std::path::Path::new("bench"),
-        dir.clone(),
-        &|_| None,
-    )?;
+    let config = file_lake_config(&dir)?;
     let lake = config.open_lake()?;
     let connection = ConnectionConfig {
         connector: "sample".into(),
@@ -74,6 +69,16 @@ async fn ingest(
         let _ = std::fs::remove_dir_all(&dir);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A config with only a file lake at `dir/lake`, the default commit policy, no connections.
+pub(super) fn file_lake_config(dir: &std::path::Path) -> anyhow::Result<TxlakeConfig> {
+    Ok(TxlakeConfig::parse(
+        &format!("[lake]\nurl = \"file://{}\"\n", dir.join("lake").display()),
+        std::path::Path::new("bench"),
+        dir.to_path_buf(),
+        &|_| None,
+    )?)
 }
 
 /// The folder a benchmark writes to: the one given, or a temporary one (`true`: remove it after).

@@ -16,9 +16,9 @@ use serde::Deserialize;
 use serde_json::json;
 use txlake_connector::declarative::records::{RecordDecoder, select};
 use txlake_connector::{Connector as _, DeclarativeConnector, Registry};
-use txlake_sync::{ConnectionConfig, QuietObserver, SyncOptions, TxlakeConfig, sync_connection};
+use txlake_sync::{ConnectionConfig, QuietObserver, SyncOptions, sync_connection};
 
-use super::bench::{bench_dir, folder_size, peak_rss_bytes};
+use super::bench::{bench_dir, file_lake_config, folder_size, peak_rss_bytes};
 
 /// The manifest of the benchmark's stream.
 const MANIFEST: &str = include_str!("bench_connector.yaml");
@@ -124,12 +124,7 @@ pub async fn run(records: u64, page_size: u64, lake: Option<std::path::PathBuf>)
     let addr = start_api(api.clone()).await?;
     let base_url = format!("http://{addr}");
     let (dir, temporary) = bench_dir(lake, "connector")?;
-    let config = TxlakeConfig::parse(
-        &format!("[lake]\nurl = \"file://{}\"\n", dir.join("lake").display()),
-        std::path::Path::new("bench"),
-        dir.clone(),
-        &|_| None,
-    )?;
+    let config = file_lake_config(&dir)?;
     let lake = config.open_lake()?;
     let connector = DeclarativeConnector::from_manifest("bench_connector.yaml", MANIFEST)?;
     let mut registry = Registry::new();
