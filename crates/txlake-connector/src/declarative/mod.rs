@@ -6,6 +6,7 @@
 //! - [`template`]: minijinja interpolation;
 //! - [`http`]: auth, retries, rate limit, error rules;
 //! - [`records`]: record selection and Arrow decoding;
+//! - `scan`: where a JSON object or array ends, found with bit masks (the selector's hot loop);
 //! - [`cursor`]: incremental cursor formats and window slices;
 //! - `read`: the page loop of a stream.
 
@@ -14,6 +15,7 @@ pub mod http;
 pub mod manifest;
 mod read;
 pub mod records;
+mod scan;
 pub mod template;
 
 use std::path::Path;

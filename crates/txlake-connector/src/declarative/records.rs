@@ -4,7 +4,7 @@
 //! RecordBatch of the stream's schema.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arrow::array::{ArrayRef, RecordBatch, StringArray, new_null_array};
 use arrow::compute::cast;
@@ -156,31 +156,16 @@ impl<'a> Scanner<'a> {
         match bytes.get(self.at) {
             None => Err(self.truncated()),
             Some(b'"') => self.string_end(),
-            Some(b'{' | b'[') => {
-                let mut depth = 0usize;
-                let mut i = self.at;
-                while i < bytes.len() {
-                    match bytes[i] {
-                        b'"' => {
-                            self.at = i;
-                            i = self.string_end()?;
-                            continue;
-                        }
-                        b'{' | b'[' => depth += 1,
-                        b'}' | b']' => {
-                            depth -= 1;
-                            if depth == 0 {
-                                self.at = i + 1;
-                                return Ok(self.at);
-                            }
-                        }
-                        _ => {}
-                    }
-                    i += 1;
+            Some(b'{' | b'[') => match super::scan::container_end(bytes, self.at) {
+                Some(end) => {
+                    self.at = end;
+                    Ok(end)
                 }
-                self.at = bytes.len();
-                Err(self.truncated())
-            }
+                None => {
+                    self.at = bytes.len();
+                    Err(self.truncated())
+                }
+            },
             Some(_) => {
                 let start = self.at;
                 while self.at < bytes.len()
@@ -284,13 +269,25 @@ fn first_chars(text: &str, n: usize) -> String {
     if end < text.len() { format!("{}…", &text[..end]) } else { text.to_string() }
 }
 
+/// Rows per arrow-json batch: a usual page fits in one.
+const DECODER_BATCH_ROWS: usize = 16 * 1024;
+
 /// Decodes record slices into batches of one stream's schema. Columns filled from
 /// `add_fields` (constant for a page) are not decoded but appended.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RecordDecoder {
     schema: SchemaRef,
     decoded: SchemaRef,
     added: Vec<usize>,
+    /// arrow-json decoders kept between pages: they keep their buffers' capacity, so a
+    /// page costs no reallocation. Clones share them.
+    idle: Arc<Mutex<Vec<arrow::json::reader::Decoder>>>,
+}
+
+impl std::fmt::Debug for RecordDecoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordDecoder").field("schema", &self.schema).field("added", &self.added).finish()
+    }
 }
 
 impl RecordDecoder {
@@ -311,7 +308,7 @@ impl RecordDecoder {
             .collect();
         let added_idx =
             schema.fields().iter().enumerate().filter(|(_, f)| added.contains(f.name())).map(|(i, _)| i).collect();
-        Self { decoded: Arc::new(Schema::new(decoded_fields)), schema, added: added_idx }
+        Self { decoded: Arc::new(Schema::new(decoded_fields)), schema, added: added_idx, idle: Default::default() }
     }
 
     /// The output schema.
@@ -371,23 +368,41 @@ impl RecordDecoder {
     }
 
     fn decode_all<R: AsRef<[u8]>>(&self, records: &[R]) -> Result<RecordBatch, String> {
-        let mut decoder = ReaderBuilder::new(self.decoded.clone())
-            .with_batch_size(records.len().max(1))
-            // A number where text is declared (`"id": 4` for `"id": "4"`) reads as its text.
-            .with_coerce_primitive(true)
-            .build_decoder()
-            .map_err(|e| e.to_string())?;
-        // arrow-json reads whitespace-separated documents: one buffer, one call.
-        let mut buffer = Vec::with_capacity(records.iter().map(|r| r.as_ref().len() + 1).sum());
+        let mut decoder = match self.idle.lock().ok().and_then(|mut idle| idle.pop()) {
+            Some(decoder) => decoder,
+            None => ReaderBuilder::new(self.decoded.clone())
+                .with_batch_size(DECODER_BATCH_ROWS)
+                // A number where text is declared (`"id": 4` for `"id": "4"`) reads as its text.
+                .with_coerce_primitive(true)
+                .build_decoder()
+                .map_err(|e| e.to_string())?,
+        };
+        // arrow-json reads concatenated documents, so the records go in as they lie in the
+        // body, without a copy; a page larger than one batch flushes on the way.
+        let mut batches = Vec::new();
         for record in records {
-            buffer.extend_from_slice(record.as_ref());
-            buffer.push(b'\n');
+            let mut rest = record.as_ref();
+            while !rest.is_empty() {
+                let read = decoder.decode(rest).map_err(|e| e.to_string())?;
+                rest = &rest[read..];
+                if !rest.is_empty() {
+                    batches.extend(decoder.flush().map_err(|e| e.to_string())?);
+                }
+            }
+            if decoder.has_partial_record() {
+                return Err("a record is incomplete".into());
+            }
         }
-        let read = decoder.decode(&buffer).map_err(|e| e.to_string())?;
-        if read != buffer.len() || decoder.has_partial_record() {
-            return Err("a record is incomplete".into());
+        batches.extend(decoder.flush().map_err(|e| e.to_string())?);
+        // Only a decoder that ended cleanly goes back: a failed one holds a half-read record.
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(decoder);
         }
-        Ok(decoder.flush().map_err(|e| e.to_string())?.unwrap_or_else(|| RecordBatch::new_empty(self.decoded.clone())))
+        match batches.len() {
+            0 => Ok(RecordBatch::new_empty(self.decoded.clone())),
+            1 => Ok(batches.pop().expect("one batch")),
+            _ => arrow::compute::concat_batches(&self.decoded, &batches).map_err(|e| e.to_string()),
+        }
     }
 
     /// Decodes record by record to name the one that does not fit (the slow path of a failure).
