@@ -17,6 +17,7 @@ use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, Add, MetadataExt as _, StructType, Transaction};
 use deltalake::parquet::basic::Compression;
 use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter as _, RecordBatchWriter};
 use futures::TryStreamExt as _;
@@ -80,6 +81,7 @@ pub struct StreamTable {
     app_id: String,
     sequence: i64,
     writer: Option<RecordBatchWriter>,
+    unique_column: Option<String>,
     buffered: Vec<RecordBatch>,
     pending_rows: u64,
     pending_bytes: u64,
@@ -129,6 +131,7 @@ impl StreamTable {
             app_id,
             sequence,
             writer: None,
+            unique_column: None,
             buffered: Vec::new(),
             pending_rows: 0,
             pending_bytes: 0,
@@ -238,6 +241,13 @@ impl StreamTable {
         Ok(CommitSummary { version, rows, bytes })
     }
 
+    /// Declares a column whose values do not repeat (a one-column primary key): it skips
+    /// Parquet's dictionary encoding, which such a column pays for and never gains from.
+    pub fn with_unique_column(mut self, column: Option<&str>) -> Self {
+        self.unique_column = column.map(str::to_string);
+        self
+    }
+
     /// Drops everything written since the last commit; the table is unchanged.
     pub fn abort(&mut self) {
         if let Some(writer) = self.writer.as_mut() {
@@ -250,10 +260,13 @@ impl StreamTable {
 
     fn writer(&mut self) -> Result<&mut RecordBatchWriter> {
         if self.writer.is_none() {
-            let properties = WriterProperties::builder()
+            let mut properties = WriterProperties::builder()
                 .set_compression(Compression::SNAPPY)
-                .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-                .build();
+                .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
+            if let Some(column) = &self.unique_column {
+                properties = properties.set_column_dictionary_enabled(ColumnPath::from(column.as_str()), false);
+            }
+            let properties = properties.build();
             let writer = RecordBatchWriter::try_new(
                 self.url.as_str(),
                 self.plan.target.clone(),
@@ -509,6 +522,32 @@ mod tests {
         assert_eq!(rows(&lake, &id).await, vec![(1, "solved".into(), 5), (2, "open".into(), 1), (3, "open".into(), 5)]);
         let reopened = StreamTable::open(&lake, &id, schema(), mode).await.unwrap();
         assert_eq!(reopened.committed_state().await.unwrap(), Some(json!({"c": 2})));
+    }
+
+    #[tokio::test]
+    async fn a_unique_column_is_written_without_a_dictionary() {
+        use deltalake::parquet::file::reader::{FileReader, SerializedFileReader};
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(&format!("file://{}", dir.path().display()), dir.path(), HashMap::new()).unwrap();
+        let id = TableId::new("demo", "people");
+        let mut table =
+            StreamTable::open(&lake, &id, schema(), WriteMode::Overwrite).await.unwrap().with_unique_column(Some("id"));
+        table.write(batch(&[(1, "open", 1), (2, "open", 1), (3, "open", 2)])).await.unwrap();
+        table.commit(None, "r").await.unwrap();
+        let folder = dir.path().join("raw/demo/people");
+        let file = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|e| e == "parquet"))
+            .expect("a data file");
+        let reader = SerializedFileReader::new(std::fs::File::open(file).unwrap()).unwrap();
+        let row_group = reader.metadata().row_group(0);
+        let dictionary = |name: &str| {
+            let column = row_group.columns().iter().find(|c| c.column_path().string() == name).unwrap();
+            column.dictionary_page_offset().is_some()
+        };
+        assert!(!dictionary("id"), "the unique column has no dictionary");
+        assert!(dictionary("status"), "other columns keep theirs");
     }
 
     #[tokio::test]

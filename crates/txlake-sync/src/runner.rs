@@ -204,9 +204,14 @@ pub async fn sync_connection(
                 WriteMode::Merge { key: descriptor.primary_key.clone(), cursor: descriptor.cursor_field.clone() }
             }
         };
+        let unique_column = match descriptor.primary_key.as_slice() {
+            [key] => Some(key.as_str()),
+            _ => None,
+        };
         let table = StreamTable::open(lake, &TableId::new(name, stream), descriptor.schema.clone(), write_mode)
             .await
-            .map_err(lake_error)?;
+            .map_err(lake_error)?
+            .with_unique_column(unique_column);
         let committed = match mode {
             StreamMode::FullRefresh => None,
             _ => table.committed_state().await.map_err(lake_error)?,

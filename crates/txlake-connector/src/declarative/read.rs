@@ -220,7 +220,7 @@ impl Reader {
             let count = selected.records.len();
             for raw in &selected.records {
                 let record =
-                    serde_json::from_str::<Value>(raw).map_err(|e| malformed(parent, &page, &e.to_string()))?;
+                    serde_json::from_slice::<Value>(raw).map_err(|e| malformed(parent, &page, &e.to_string()))?;
                 // Partitions are the records the parent stream keeps (Moodle's site course is no course).
                 if let Some(filter) = &definition.records.filter {
                     let ctx = self.context(json!({ "record": record, "incremental": false }));
@@ -277,7 +277,7 @@ impl Reader {
                     records = self.filter_records(name, filter, &plan, &unit, records, &page)?;
                 }
                 let last_record: Option<Value> = match records.last() {
-                    Some(raw) => Some(serde_json::from_str(raw).map_err(|e| malformed(name, &page, &e.to_string()))?),
+                    Some(raw) => Some(serde_json::from_slice(raw).map_err(|e| malformed(name, &page, &e.to_string()))?),
                     None => None,
                 };
                 let ctx = json!({ "response": selected.response, "headers": headers_json(&page), "last_record": last_record });
@@ -379,12 +379,12 @@ impl Reader {
         filter: &str,
         plan: &StreamPlan,
         unit: &Unit,
-        records: Vec<&'a str>,
+        records: Vec<&'a [u8]>,
         page: &Page,
-    ) -> Result<Vec<&'a str>> {
+    ) -> Result<Vec<&'a [u8]>> {
         let mut kept = Vec::with_capacity(records.len());
         for raw in records {
-            let record: Value = serde_json::from_str(raw).map_err(|e| malformed(name, page, &e.to_string()))?;
+            let record: Value = serde_json::from_slice(raw).map_err(|e| malformed(name, page, &e.to_string()))?;
             let ctx =
                 self.context(json!({ "record": record, "partition": unit.partition, "incremental": plan.incremental }));
             if self.templates.condition(filter, &ctx, &format!("streams.{name}.records.filter"))? {
@@ -623,7 +623,7 @@ impl Reader {
             .iter()
             .map(|raw| {
                 let mut record: Value =
-                    serde_json::from_str(raw).map_err(|e| malformed(&def.name, &page, &e.to_string()))?;
+                    serde_json::from_slice(raw).map_err(|e| malformed(&def.name, &page, &e.to_string()))?;
                 if let Value::Object(map) = &mut record {
                     for (k, v) in &added {
                         map.insert(k.clone(), Value::String(v.clone()));

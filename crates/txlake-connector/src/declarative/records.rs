@@ -17,8 +17,9 @@ use serde_json::Value;
 pub struct Selected<'a> {
     /// The body without the records (`Null` when the body is the array of records).
     pub response: Value,
-    /// Each record's JSON text, borrowed from the body.
-    pub records: Vec<&'a str>,
+    /// Each record's JSON text, borrowed from the body. Its UTF-8 is checked by arrow-json
+    /// as it decodes, so the selector never validates the records twice.
+    pub records: Vec<&'a [u8]>,
 }
 
 /// Splits a body along a dotted record path (empty: the body is the records).
@@ -27,21 +28,20 @@ pub struct Selected<'a> {
 /// strings and nesting (arrow-json validates them as it decodes), and only the rest of the
 /// body (paging, metadata) is parsed into a `Value`.
 pub fn select<'a>(body: &'a [u8], path: &[&str]) -> Result<Selected<'a>, String> {
-    let text = std::str::from_utf8(body).map_err(|e| format!("the body is not UTF-8 ({e})"))?;
-    let mut scanner = Scanner { text, at: 0 };
+    let mut scanner = Scanner { text: body, at: 0 };
     scanner.whitespace();
     let mut records = Vec::new();
     let response = split(&mut scanner, path, &mut records)?;
     scanner.whitespace();
-    if scanner.at < text.len() {
-        return Err(format!("malformed JSON: unexpected `{}` after the document", short(&text[scanner.at..])));
+    if scanner.at < body.len() {
+        return Err(format!("malformed JSON: unexpected `{}` after the document", short(&body[scanner.at..])));
     }
     Ok(Selected { response, records })
 }
 
 /// Splits the value the scanner is at (and moves past it): the records at `path` go to
 /// `records`, the rest is returned.
-fn split<'a>(scanner: &mut Scanner<'a>, path: &[&str], records: &mut Vec<&'a str>) -> Result<Value, String> {
+fn split<'a>(scanner: &mut Scanner<'a>, path: &[&str], records: &mut Vec<&'a [u8]>) -> Result<Value, String> {
     let text = scanner.text;
     let Some((head, rest)) = path.split_first() else {
         let start = scanner.at;
@@ -54,7 +54,7 @@ fn split<'a>(scanner: &mut Scanner<'a>, path: &[&str], records: &mut Vec<&'a str
             Some(b'{') => {
                 let end = scanner.value_end()?;
                 records.push(&text[start..end]);
-                serde_json::from_str(&text[start..end]).map_err(describe_json_error)
+                serde_json::from_slice(&text[start..end]).map_err(describe_json_error)
             }
             Some(b'n') => {
                 scanner.value_end()?;
@@ -76,10 +76,11 @@ fn split<'a>(scanner: &mut Scanner<'a>, path: &[&str], records: &mut Vec<&'a str
     let mut response = serde_json::Map::new();
     let mut first = true;
     while let Some(raw_key) = scanner.next_member(&mut first)? {
-        let key: String = if raw_key.contains('\\') {
-            serde_json::from_str(&format!("\"{raw_key}\"")).map_err(describe_json_error)?
+        let key: String = if raw_key.contains(&b'\\') {
+            serde_json::from_slice(raw_key).map_err(describe_json_error)?
         } else {
-            raw_key.to_string()
+            let unquoted = &raw_key[1..raw_key.len() - 1];
+            std::str::from_utf8(unquoted).map_err(|e| format!("a key is not UTF-8 ({e})"))?.to_string()
         };
         if key == *head {
             let inner = split(scanner, rest, records)?;
@@ -89,7 +90,7 @@ fn split<'a>(scanner: &mut Scanner<'a>, path: &[&str], records: &mut Vec<&'a str
         } else {
             let start = scanner.at;
             let end = scanner.value_end()?;
-            response.insert(key, serde_json::from_str(&text[start..end]).map_err(describe_json_error)?);
+            response.insert(key, serde_json::from_slice(&text[start..end]).map_err(describe_json_error)?);
         }
     }
     Ok(Value::Object(response))
@@ -97,13 +98,13 @@ fn split<'a>(scanner: &mut Scanner<'a>, path: &[&str], records: &mut Vec<&'a str
 
 /// Finds the extents of JSON values without building them.
 struct Scanner<'a> {
-    text: &'a str,
+    text: &'a [u8],
     at: usize,
 }
 
 impl<'a> Scanner<'a> {
     fn bytes(&self) -> &'a [u8] {
-        self.text.as_bytes()
+        self.text
     }
 
     fn whitespace(&mut self) {
@@ -182,7 +183,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Calls `each` with every element of the array whose `[` was just passed.
-    fn elements(&mut self, mut each: impl FnMut(&'a str)) -> Result<(), String> {
+    fn elements(&mut self, mut each: impl FnMut(&'a [u8])) -> Result<(), String> {
         self.whitespace();
         if self.bytes().get(self.at) == Some(&b']') {
             self.at += 1;
@@ -211,9 +212,10 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// The next member's raw key of the object whose `{` was passed, leaving the scanner at
-    /// its value; `None` after the closing `}`. `first` is true before the first member.
-    fn next_member(&mut self, first: &mut bool) -> Result<Option<&'a str>, String> {
+    /// The next member's key, quoted as in the text, of the object whose `{` was passed,
+    /// leaving the scanner at its value; `None` after the closing `}`. `first` is true
+    /// before the first member.
+    fn next_member(&mut self, first: &mut bool) -> Result<Option<&'a [u8]>, String> {
         self.whitespace();
         match self.bytes().get(self.at) {
             Some(b'}') => {
@@ -242,8 +244,8 @@ impl<'a> Scanner<'a> {
                 Some(b) => Err(format!("malformed JSON at byte {}: expected a key, found `{}`", self.at, *b as char)),
             };
         }
-        let key_start = self.at + 1;
-        let key_end = self.string_end()? - 1;
+        let key_start = self.at;
+        let key_end = self.string_end()?;
         self.expect(b':')?;
         self.whitespace();
         Ok(Some(&self.text[key_start..key_end]))
@@ -259,8 +261,8 @@ fn describe_json_error(e: serde_json::Error) -> String {
 }
 
 /// The first 80 characters of a text, for error messages.
-fn short(text: &str) -> String {
-    first_chars(text, 80)
+fn short(text: &[u8]) -> String {
+    first_chars(&String::from_utf8_lossy(&text[..text.len().min(400)]), 80)
 }
 
 /// The first `n` characters of a text, with `…` when it was longer.
@@ -467,7 +469,7 @@ mod tests {
         let err = select(br#"{"results":[{"id":1}] "paging":{}}"#, &["results"]).unwrap_err();
         assert!(err.contains("malformed JSON at byte 22"), "{err}");
         let ok = select(br#"{"results":[{"id":"a\"}"}],"next":"x"}"#, &["results"]).unwrap();
-        assert_eq!(ok.records, [r#"{"id":"a\"}"}"#]);
+        assert_eq!(ok.records, [br#"{"id":"a\"}"}"#]);
     }
 
     #[test]
