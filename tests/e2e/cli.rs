@@ -204,3 +204,65 @@ fn quickstart_syncs_prints_the_scorecard_serves_the_api_and_stops_on_sigterm() {
     assert!(text(&again.stdout).contains("Using the existing"));
     assert!(text(&again.stdout).contains("txlake serve --config"));
 }
+
+#[test]
+fn config_check_accepts_a_good_file_and_lists_every_problem_of_a_bad_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write_config(dir.path(), &small_world(None), 100_000);
+    let output = txlake(&["config", "check", "--config", good.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let out = text(&output.stdout);
+    assert!(out.contains("valid") && out.contains("connection demo (sample)") && out.contains("lake"), "{out}");
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[server]\nlisten = \"0.0.0.0:8080\"\n\n\
+         [connections.crm]\nconnector = \"hubspot\"\nconfig = { start_date = \"yesterday\" }\n\n\
+         [connections.hr]\nconnector = \"workday\"\nconfig = {}\n",
+    )
+    .unwrap();
+    let output = txlake(&["config", "check", "--config", bad.to_str().unwrap()]);
+    assert!(!output.status.success());
+    let err = text(&output.stderr);
+    assert!(err.contains("3 problems"), "{err}");
+    assert!(err.contains("connections.crm") && err.contains("access_token"), "{err}");
+    assert!(err.contains("connections.hr") && err.contains("workday"), "{err}");
+    assert!(err.contains("server.listen") && err.contains("txlake keys create"), "{err}");
+
+    let unset = dir.path().join("unset.toml");
+    std::fs::write(&unset, "[connections.crm]\nconnector = \"hubspot\"\nconfig = { access_token = \"${TXLAKE_TEST_UNSET_TOKEN}\" }\n")
+        .unwrap();
+    let output = txlake(&["config", "check", "--config", unset.to_str().unwrap()]);
+    assert!(!output.status.success());
+    assert!(text(&output.stderr).contains("TXLAKE_TEST_UNSET_TOKEN"), "{}", text(&output.stderr));
+}
+
+#[test]
+fn a_second_sync_of_a_running_connection_stops_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &small_world(Some("2025-01-05")), 100_000);
+    // The lock a running sync (on another machine) holds, renewed a moment ago.
+    let locks = dir.path().join("lake/_txlake/locks");
+    std::fs::create_dir_all(&locks).unwrap();
+    let now = chrono::Utc::now();
+    let holder = |expires: chrono::DateTime<chrono::Utc>| {
+        serde_json::json!({
+            "run_id": "run-elsewhere", "host": "sync-pod-1", "pid": 42,
+            "acquired_at": now - chrono::Duration::minutes(3), "expires_at": expires
+        })
+        .to_string()
+    };
+    std::fs::write(locks.join("demo.json"), holder(now + chrono::Duration::seconds(50))).unwrap();
+    let output = txlake(&["sync", "--config", config.to_str().unwrap()]);
+    assert!(!output.status.success());
+    let err = text(&output.stderr);
+    assert!(err.contains("another sync of connection `demo` is running") && err.contains("sync-pod-1"), "{err}");
+    assert!(!dir.path().join("lake/raw/demo").exists(), "nothing was written");
+
+    // The same lock, expired: its sync was killed, so this one takes over and removes it after.
+    std::fs::write(locks.join("demo.json"), holder(now - chrono::Duration::seconds(5))).unwrap();
+    let output = txlake(&["sync", "--config", config.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(!locks.join("demo.json").exists());
+}

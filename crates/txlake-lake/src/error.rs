@@ -45,6 +45,22 @@ pub enum LakeError {
         /// The parse error.
         reason: String,
     },
+    /// Another sync of the connection holds its lock.
+    #[error(
+        "another sync of connection `{connection}` is running: {holder}; this sync did not start. \
+         Wait for it to finish (a killed sync's lock expires at {expires}), or remove {path} from the lake \
+         if you are sure no sync is running"
+    )]
+    Locked {
+        /// The connection.
+        connection: String,
+        /// Who holds the lock.
+        holder: String,
+        /// When the lock expires unless renewed.
+        expires: String,
+        /// The lock object in the lake.
+        path: String,
+    },
     /// The Delta library failed (storage unreachable, conflicting commit, …).
     #[error("delta table `{table}`: {source}")]
     Delta {

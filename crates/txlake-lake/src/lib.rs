@@ -10,12 +10,14 @@
 mod dedupe;
 mod error;
 mod location;
+mod lock;
 mod runs;
 mod schema;
 mod table;
 
 pub use error::{LakeError, Result};
 pub use location::{Lake, TableId};
+pub use lock::{LOCK_TTL, LockHolder, SyncLock};
 pub use runs::{RunRecord, RunStatus, SyncRuns};
 pub use schema::SchemaPlan;
 pub use table::{CommitSummary, StreamTable, WriteMode};

@@ -18,7 +18,9 @@ use tokio::sync::watch;
 use txlake_connector::{
     ConfiguredCatalog, ConfiguredStream, ConnectorError, LogLevel, Message, ReadRequest, Registry, StateMap, StreamMode,
 };
-use txlake_lake::{CommitSummary, Lake, RunRecord, RunStatus, StreamTable, SyncRuns, TableId, WriteMode};
+use txlake_lake::{
+    CommitSummary, LOCK_TTL, Lake, RunRecord, RunStatus, StreamTable, SyncLock, SyncRuns, TableId, WriteMode,
+};
 
 use crate::config::{CommitPolicy, ConnectionConfig};
 use crate::error::{Result, SyncError};
@@ -155,8 +157,35 @@ enum Ending {
 /// Configuration and setup problems (unknown connector, invalid config, unknown stream,
 /// incompatible schema) are returned as errors before anything is written. Failures while
 /// reading are reported in the returned [`SyncReport`] with status `failed`, after the run
-/// history has recorded them.
+/// history has recorded them. While it runs the run holds the connection's [`SyncLock`]: a
+/// second sync of the same connection fails at once naming the first.
 pub async fn sync_connection(
+    lake: &Lake,
+    registry: &Registry,
+    name: &str,
+    connection: &ConnectionConfig,
+    options: &SyncOptions,
+    observer: &dyn Observer,
+) -> Result<SyncReport> {
+    let lake_error = |source: txlake_lake::LakeError| SyncError::Lake { connection: name.to_string(), source };
+    let run_id = options.run_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    // One sync of a connection at a time, across processes and machines.
+    let lock = SyncLock::acquire(lake, name, &run_id, LOCK_TTL).await.map_err(lake_error)?;
+    if !lock.is_held() {
+        observer.log(
+            LogLevel::Warn,
+            &format!("{name}: the lake's object store cannot create objects conditionally, so this sync runs without a lock; do not start two syncs of `{name}` at once"),
+        );
+    }
+    let options = SyncOptions { run_id: Some(run_id), ..options.clone() };
+    let result = sync_locked(lake, registry, name, connection, &options, observer).await;
+    if let Err(e) = lock.release().await {
+        observer.log(LogLevel::Warn, &format!("{name}: could not remove the sync lock ({e}); it expires by itself"));
+    }
+    result
+}
+
+async fn sync_locked(
     lake: &Lake,
     registry: &Registry,
     name: &str,

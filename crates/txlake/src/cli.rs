@@ -69,6 +69,18 @@ impl ConfigArg {
     }
 }
 
+/// `txlake config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Check that a configuration file is valid: it parses, its `${VAR}`s are set, the lake
+    /// URL, every connection's connector and options, the listen address and API keys. Exits
+    /// non-zero listing every problem.
+    Check {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -105,6 +117,9 @@ pub enum Command {
     /// API keys for the service.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Check a configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Print the OpenAPI document of the REST API.
     Openapi,
     /// Sync connections into the lake (all of them when none is named).

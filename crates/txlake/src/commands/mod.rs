@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_connector;
+mod config;
 mod connectors;
 mod init;
 mod keys;
@@ -14,7 +15,7 @@ mod sync;
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ConfigCommand};
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -25,6 +26,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Serve { config, listen } => serve::run(&config, listen.as_deref()).await,
         Command::Keys(command) => keys::run(command),
+        Command::Config(ConfigCommand::Check { config }) => config::check(&config).await,
         Command::Openapi => {
             print!("{}", txlake_server::openapi::json());
             Ok(ExitCode::SUCCESS)
