@@ -22,6 +22,10 @@ pass() { passed=$((passed + 1)); }
 flunk() { failed=$((failed + 1)); }
 
 step "virtualenv $VENV (helm/requirements.txt)"
+if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "  FAIL python3 3.11 or later is needed (tomllib, helm-python-sdk); found: $(python3 --version 2>&1)"
+    exit 1
+fi
 stamp=$(sha256sum requirements.txt | cut -c1-64)
 if [[ ! -x $VENV/bin/python || "$(cat "$VENV/.requirements-sha256" 2>/dev/null)" != "$stamp" ]]; then
     python3 -m venv "$VENV"
