@@ -289,3 +289,8 @@ egress:
   {{- end }}
 {{- end }}
 {{- end }}
+
+{{/* The CronJob of a connection: (dict "root" $ "name" $name). 52 characters at most. */}}
+{{- define "txlake.syncJobName" -}}
+{{- printf "%s-sync-%s" (include "txlake.fullname" .root) (.name | replace "_" "-") | trunc 52 | trimSuffix "-" }}
+{{- end }}
