@@ -4,7 +4,8 @@
 //! The lock is an object in the lake, `_txlake/locks/<connection>.json`, created only if
 //! absent (object storage's conditional put), so it works across machines. Its holder
 //! renews it while the sync runs; a lock not renewed within its time to live belongs to a
-//! killed job and is taken over, so a crashed sync never blocks the next one for long.
+//! killed job and is taken over, so a crashed sync never blocks the next one for long. On
+//! the machine where the holder ran, a holder whose process is gone frees it at once.
 
 use std::time::Duration;
 
@@ -77,7 +78,7 @@ impl SyncLock {
                 // Released between our attempt and the read: try again.
                 None => continue,
             };
-            if current.expires_at > now {
+            if current.expires_at > now && !holder_is_gone(&current) {
                 return Err(LakeError::Locked {
                     connection: connection.to_string(),
                     holder: format!(
@@ -179,6 +180,27 @@ async fn renew(store: ObjectStoreRef, path: Path, mut holder: LockHolder, ttl: D
     }
 }
 
+/// True when the holder ran on this machine and its process is gone (killed, crashed): its
+/// lock is stale at once, without waiting for the expiry. Elsewhere only the expiry tells.
+fn holder_is_gone(holder: &LockHolder) -> bool {
+    if holder.host != hostname() || holder.pid == std::process::id() {
+        return false;
+    }
+    process_is_gone(holder.pid)
+}
+
+/// A process that exited (a zombie not yet reaped has an empty command line).
+#[cfg(target_os = "linux")]
+fn process_is_gone(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline")).map(|cmdline| cmdline.is_empty()).unwrap_or(true)
+}
+
+/// Without `/proc` a process cannot be looked up, so only the expiry frees a lock.
+#[cfg(not(target_os = "linux"))]
+fn process_is_gone(_pid: u32) -> bool {
+    false
+}
+
 fn hostname() -> String {
     std::env::var("HOSTNAME")
         .ok()
@@ -232,6 +254,29 @@ mod tests {
         // A torn lock file counts as stale too.
         store.put(&path, PutPayload::from_static(b"{\"run_id\":")).await.unwrap();
         SyncLock::acquire(&lake, "crm", "run-after-torn", LOCK_TTL).await.unwrap().release().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_lock_whose_process_is_gone_on_this_machine_is_taken_over_at_once() {
+        let lake = lake("gone");
+        let store = lake.root_store().unwrap();
+        let path = Path::from("_txlake/locks/crm.json");
+        let mut exited = std::process::Command::new("true").spawn().unwrap();
+        let pid = exited.id();
+        exited.wait().unwrap();
+        let holder = |pid: u32| LockHolder {
+            run_id: "killed".into(),
+            host: hostname(),
+            pid,
+            acquired_at: Utc::now(),
+            expires_at: Utc::now() + LOCK_TTL,
+        };
+        create(&store, &path, &holder(pid)).await.unwrap();
+        SyncLock::acquire(&lake, "crm", "run-new", LOCK_TTL).await.unwrap().release().await.unwrap();
+
+        // A live process on this machine (the test itself) keeps its lock.
+        create(&store, &path, &holder(std::process::id())).await.unwrap();
+        assert!(SyncLock::acquire(&lake, "crm", "run-new", LOCK_TTL).await.is_err());
     }
 
     #[tokio::test]
