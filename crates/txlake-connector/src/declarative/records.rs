@@ -500,6 +500,19 @@ mod tests {
     }
 
     #[test]
+    fn a_record_that_is_not_utf8_is_named_and_the_decoder_recovers() {
+        let schema = Arc::new(Schema::new(vec![Field::new("name", DataType::Utf8, true)]));
+        let decoder = RecordDecoder::new(schema, &[]);
+        let body = b"{\"results\":[{\"name\":\"ok\"},{\"name\":\"bad \xff\"}]}";
+        let s = select(body, &["results"]).unwrap();
+        let err = decoder.decode(&s.records, &BTreeMap::new()).unwrap_err();
+        assert!(err.contains("record 2 of the page") && err.contains("UTF-8"), "{err}");
+        // The decoder that failed was dropped: the next page decodes cleanly.
+        let s = select(br#"{"results":[{"name":"next"}]}"#, &["results"]).unwrap();
+        assert_eq!(decoder.decode(&s.records, &BTreeMap::new()).unwrap().num_rows(), 1);
+    }
+
+    #[test]
     fn infers_nullable_columns() {
         let schema = infer_schema(&[serde_json::json!({"id": 1, "name": "a"})], &["course".to_string()]).unwrap();
         assert!(schema.fields().iter().all(|f| f.is_nullable()));
