@@ -46,21 +46,8 @@ pub enum LakeError {
         reason: String,
     },
     /// Another sync of the connection holds its lock.
-    #[error(
-        "another sync of connection `{connection}` is running: {holder}; this sync did not start. \
-         Wait for it to finish (a killed sync's lock expires at {expires}), or remove {path} from the lake \
-         if you are sure no sync is running"
-    )]
-    Locked {
-        /// The connection.
-        connection: String,
-        /// Who holds the lock.
-        holder: String,
-        /// When the lock expires unless renewed.
-        expires: String,
-        /// The lock object in the lake.
-        path: String,
-    },
+    #[error("{0}")]
+    Locked(Box<LockConflict>),
     /// The Delta library failed (storage unreachable, conflicting commit, …).
     #[error("delta table `{table}`: {source}")]
     Delta {
@@ -79,6 +66,24 @@ pub enum LakeError {
     /// DataFusion failed while merging or registering tables.
     #[error("datafusion: {0}")]
     DataFusion(#[from] deltalake::datafusion::error::DataFusionError),
+}
+
+/// Who holds the lock a sync could not take (boxed in [`LakeError::Locked`] to keep errors small).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "another sync of connection `{connection}` is running: {holder}; this sync did not start. \
+     Wait for it to finish (a killed sync's lock expires at {expires}), or remove {path} from the lake \
+     if you are sure no sync is running"
+)]
+pub struct LockConflict {
+    /// The connection.
+    pub connection: String,
+    /// Who holds the lock.
+    pub holder: String,
+    /// When the lock expires unless renewed.
+    pub expires: String,
+    /// The lock object in the lake.
+    pub path: String,
 }
 
 impl LakeError {

@@ -15,7 +15,7 @@ mod runs;
 mod schema;
 mod table;
 
-pub use error::{LakeError, Result};
+pub use error::{LakeError, LockConflict, Result};
 pub use location::{Lake, TableId};
 pub use lock::{LOCK_TTL, LockHolder, SyncLock};
 pub use runs::{RunRecord, RunStatus, SyncRuns};

@@ -15,7 +15,7 @@ use object_store::path::Path;
 use object_store::{ObjectStoreExt as _, PutMode, PutOptions, PutPayload};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{LakeError, Result};
+use crate::error::{LakeError, LockConflict, Result};
 use crate::location::Lake;
 
 /// How long a lock lives without renewal before another sync may take it over.
@@ -79,7 +79,7 @@ impl SyncLock {
                 None => continue,
             };
             if current.expires_at > now && !holder_is_gone(&current) {
-                return Err(LakeError::Locked {
+                return Err(LakeError::Locked(Box::new(LockConflict {
                     connection: connection.to_string(),
                     holder: format!(
                         "run {} (pid {} on {}) since {}",
@@ -90,7 +90,7 @@ impl SyncLock {
                     ),
                     expires: current.expires_at.format("%H:%M:%S UTC").to_string(),
                     path: path.to_string(),
-                });
+                })));
             }
             // A killed sync's lock: remove it and create ours.
             match store.delete(&path).await {
@@ -98,12 +98,12 @@ impl SyncLock {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(LakeError::Locked {
+        Err(LakeError::Locked(Box::new(LockConflict {
             connection: connection.to_string(),
             holder: "another sync that took it over at the same moment".into(),
             expires: "soon".into(),
             path: path.to_string(),
-        })
+        })))
     }
 
     /// False when the lake's store cannot create objects conditionally, so the sync runs
