@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The chart and config tests, run by .ci/run after `cargo test --workspace`:
+# The chart and config tests, run by `cargo test --workspace` (tests/e2e/helm.rs) or alone:
 #   1. a virtualenv with the pinned helm/requirements.txt (reused when warm)
 #   2. helm lint --strict with each helm/txlake/ci/*.yaml
 #   3. render with each of them; the production render has every optional resource

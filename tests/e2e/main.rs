@@ -10,6 +10,7 @@ mod conformance;
 mod crash;
 mod declarative;
 mod delta_format;
+mod helm;
 #[path = "../../connectors/hubspot/tests/hubspot.rs"]
 mod hubspot;
 #[path = "../../connectors/moodle/tests/moodle.rs"]
