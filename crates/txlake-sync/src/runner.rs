@@ -177,14 +177,14 @@ pub async fn sync_connection(
             &format!("{name}: the lake's object store cannot create objects conditionally, so this sync runs without a lock; do not start two syncs of `{name}` at once"),
         );
     }
-    let options = SyncOptions { run_id: Some(run_id), ..options.clone() };
-    let result = sync_locked(lake, registry, name, connection, &options, observer).await;
+    let result = sync_locked(lake, registry, name, connection, options, observer, run_id).await;
     if let Err(e) = lock.release().await {
         observer.log(LogLevel::Warn, &format!("{name}: could not remove the sync lock ({e}); it expires by itself"));
     }
     result
 }
 
+/// The sync itself, once the connection's lock is held; `run_id` is the run's id.
 async fn sync_locked(
     lake: &Lake,
     registry: &Registry,
@@ -192,10 +192,10 @@ async fn sync_locked(
     connection: &ConnectionConfig,
     options: &SyncOptions,
     observer: &dyn Observer,
+    run_id: String,
 ) -> Result<SyncReport> {
     let connector_error = |source: ConnectorError| SyncError::Connector { connection: name.to_string(), source };
     let lake_error = |source: txlake_lake::LakeError| SyncError::Lake { connection: name.to_string(), source };
-    let run_id = options.run_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let started_at = Utc::now();
 
     let connector =
