@@ -10,6 +10,12 @@ mod progress;
 
 use clap::Parser as _;
 
+/// mimalloc rather than glibc malloc: a sync allocates and frees large page and column buffers
+/// on many threads, which glibc answers with page faults and contended frees; mimalloc made
+/// `txlake bench connector` about 7 % faster. Its arena commits on use (`.cargo/config.toml`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     logging::init(cli.log_format, cli.quiet);
