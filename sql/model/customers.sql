@@ -1,6 +1,7 @@
 -- view: customers
 -- grain: one row per customer (a person or account, from lead on) per CRM connection
 -- description: Everyone the company sells to, from first contact (lead) through purchase to churn, with the attributes CX metrics are sliced by; person_key joins the same person across systems.
+-- key: customer_key
 -- column customer_key: `<connection>:<source id>`, unique across connections; the key every CX view joins on
 -- column person_key: lower-case hex SHA-256 of the trimmed, lower-cased e-mail (64 characters); the same person in any system has the same person_key; NULL without an e-mail
 -- column source: the connector the row comes from (e.g. `sample`, `hubspot`)

@@ -1,6 +1,8 @@
 -- view: employees
 -- grain: one row per employee (one employment) per HRM connection, current and former staff alike
 -- description: Everyone who works or worked for the company, with the org structure (department, team, manager) EX metrics are sliced by, tenure dates and yearly cost; person_key joins the same person across systems.
+-- key: employee_key
+-- relation: manager = manager_key -> employees
 -- column employee_key: `<connection>:<source id>`, unique across connections; the key every EX view (and tickets, touchpoints, revenue) joins on
 -- column person_key: lower-case hex SHA-256 of the trimmed, lower-cased e-mail (64 characters); the same person in any system has the same person_key; NULL without an e-mail
 -- column source: the connector the row comes from (e.g. `sample`, `bamboohr`)

@@ -1,6 +1,8 @@
 -- view: learning
 -- grain: one row per enrolment (one employee in one course, once) per LMS connection
 -- description: Employee training: who enrolled in which course, whether and when they completed it and their score; joined to tickets and surveys through employee_key to link training to the CX of the customers an agent serves.
+-- key: enrollment_key
+-- relation: employee = employee_key -> employees
 -- column enrollment_key: `<connection>:<source id>`, unique across connections
 -- column employee_key: employees.employee_key of the learner
 -- column course_id: the course's id in its source system (as text; not prefixed, so unique only within a connection)

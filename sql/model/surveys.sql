@@ -1,6 +1,7 @@
 -- view: surveys
 -- grain: one row per survey answer (one respondent answering one question once) per connection
 -- description: Customer (NPS, CSAT, CES, CSI) and employee (eNPS) survey answers with their scale, the touchpoint they were asked about and, for ticket surveys, the ticket; the base of every satisfaction metric.
+-- key: response_key
 -- column response_key: `<connection>:<source id>`, unique across connections
 -- column respondent_kind: `customer` or `employee`; says which view respondent_key points into
 -- column respondent_key: customers.customer_key when respondent_kind = `customer`, employees.employee_key when `employee`

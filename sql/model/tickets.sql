@@ -1,6 +1,9 @@
 -- view: tickets
 -- grain: one row per support case (its current state) per ticketing connection
 -- description: Support cases raised by customers, with the agent who handles them and the times that make up first-response and resolution times; joins customers (customer_key) to the agents who serve them (assignee_key).
+-- key: ticket_key
+-- relation: customer = customer_key -> customers
+-- relation: assignee = assignee_key -> employees
 -- column ticket_key: `<connection>:<source id>`, unique across connections
 -- column customer_key: customers.customer_key of the customer who raised the ticket
 -- column assignee_key: employees.employee_key of the agent handling (or who solved) the ticket; NULL when unassigned

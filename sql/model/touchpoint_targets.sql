@@ -1,6 +1,7 @@
 -- view: touchpoint_targets
 -- grain: one row per segment × touchpoint × metric
 -- description: The desired experience: the score the company aims for at each touchpoint, per customer segment and metric; the touchpoint scorecard compares actual surveys against it.
+-- key: segment, touchpoint, metric
 -- column segment: customer segment the target applies to (customers.segment)
 -- column touchpoint: the touchpoint (surveys.touchpoint)
 -- column metric: the metric the target is set in: `csat`, `ces` or `nps` (surveys.survey)

@@ -1,6 +1,9 @@
 -- view: touchpoints
 -- grain: one row per journey event (one customer meeting one touchpoint once) per connection
 -- description: The customer journey: every interaction of a customer with the company, placed in a journey stage, with the employee involved where there is one; the base of journey funnels and paths.
+-- key: event_key
+-- relation: customer = customer_key -> customers
+-- relation: employee = employee_key -> employees
 -- column event_key: `<connection>:<source id>`, unique across connections
 -- column customer_key: customers.customer_key of the customer
 -- column stage: journey stage, in order: `awareness`, `consideration`, `purchase`, `onboarding`, `usage`, `support`, `renewal`, `advocacy`

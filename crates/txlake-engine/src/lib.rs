@@ -14,6 +14,7 @@ mod materialized;
 pub mod metric;
 mod model;
 mod sources;
+mod view_doc;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -28,6 +29,7 @@ pub use materialized::{Footprint, MaterializedView};
 pub use metric::{Grain, MetricDef, MetricKind, MetricRequest, OrderBy};
 pub use model::{CONNECTION_PLACEHOLDER, Connection};
 pub use sources::{SqlFile, SqlSources};
+pub use view_doc::{Relation, ViewDoc};
 
 /// SQL schemas txlake reserves; connections cannot use these names.
 pub const RESERVED_SCHEMAS: [&str; 4] = ["tx", "metrics", "public", "information_schema"];
@@ -49,6 +51,8 @@ pub struct Engine {
     rollups: BTreeMap<String, Arc<MaterializedView>>,
     raw_tables: Vec<TableId>,
     views: Vec<String>,
+    /// The canonical views' contract headers, by view.
+    view_docs: BTreeMap<String, ViewDoc>,
     materialized: Vec<Arc<MaterializedView>>,
     lake_version: materialized::LakeVersion,
     warnings: Vec<String>,
@@ -99,6 +103,14 @@ impl Engine {
         let mut warnings = Vec::new();
         let tx = schema(&*catalog, "tx")?;
         let views = model::register_canonical_views(&ctx, &tx, sources, connections, &mut warnings).await?;
+        let mut view_docs = BTreeMap::new();
+        for file in sources.canonical_views() {
+            let doc = ViewDoc::parse(file)?;
+            let table = ctx.table(format!("tx.{}", doc.name)).await?;
+            let columns: Vec<String> = table.schema().fields().iter().map(|f| f.name().clone()).collect();
+            doc.check(file, &columns, &views)?;
+            view_docs.insert(doc.name.clone(), doc);
+        }
 
         let mut views = views;
         for file in sources.views() {
@@ -139,7 +151,7 @@ impl Engine {
         for warning in &warnings {
             tracing::warn!("{warning}");
         }
-        Ok(Self { ctx, metrics, rollups, raw_tables, views, materialized, lake_version, warnings })
+        Ok(Self { ctx, metrics, rollups, raw_tables, views, view_docs, materialized, lake_version, warnings })
     }
 
     /// The session, for SQL over `<connection>.<stream>`, `tx.*` and `metrics.*`.
@@ -172,6 +184,13 @@ impl Engine {
         metric::compose(&self.ctx, self.metric_def(name)?, request, rollup).await
     }
 
+    /// [`Engine::metric`] planned in another session over this engine's catalog (one with
+    /// other settings, such as a single partition).
+    pub async fn metric_in(&self, ctx: &SessionContext, name: &str, request: &MetricRequest) -> Result<DataFrame> {
+        let rollup = self.rollups.get(name).map(|r| r.clone() as Arc<dyn datafusion::catalog::TableProvider>);
+        metric::compose(ctx, self.metric_def(name)?, request, rollup).await
+    }
+
     /// Whether the metric keeps a rollup by dimensions × day (an aggregate metric marked
     /// `-- materialized: true`).
     pub fn has_rollup(&self, name: &str) -> bool {
@@ -193,6 +212,16 @@ impl Engine {
     /// views (`journey_stages`, …).
     pub fn views(&self) -> &[String] {
         &self.views
+    }
+
+    /// The canonical views (`customers`, …) with their keys, relations and docs.
+    pub fn canonical_views(&self) -> impl Iterator<Item = &ViewDoc> {
+        self.view_docs.values()
+    }
+
+    /// One canonical view's contract header.
+    pub fn view_doc(&self, name: &str) -> Option<&ViewDoc> {
+        self.view_docs.get(name)
     }
 
     /// The latest version of every raw table, in a fixed order: changes whenever a sync
