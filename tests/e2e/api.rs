@@ -14,18 +14,18 @@ use txlake_sync::{QuietObserver, SyncOptions, TxlakeConfig, sync_connection};
 use crate::support::txlake;
 
 /// One key per role, and the `[[auth.keys]]` lines that accept them.
-struct Keys {
-    viewer: String,
-    analyst: String,
-    admin: String,
+pub(crate) struct Keys {
+    pub(crate) viewer: String,
+    pub(crate) analyst: String,
+    pub(crate) admin: String,
     config: String,
 }
 
 /// A running server and what a client needs to reach it.
-struct Server {
-    base: String,
-    keys: Arc<Keys>,
-    client: reqwest::Client,
+pub(crate) struct Server {
+    pub(crate) base: String,
+    pub(crate) keys: Arc<Keys>,
+    pub(crate) client: reqwest::Client,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -45,14 +45,14 @@ fn keys() -> Arc<Keys> {
 
 fn config_text(lake_dir: &Path, extra: &str) -> String {
     format!(
-        "[lake]\nurl = \"file://{}\"\n\n[server]\nquery_row_limit = 50\nfreshness_ms = 0\n\n{}\n[connections.demo]\nconnector = \"sample\"\nconfig = {{ customers = 600, employees = 30, days = 90, seed = 7, start_date = \"2025-01-01\", batch_size = 256 }}\n{extra}",
+        "[lake]\nurl = \"file://{}\"\n\n[server]\nquery_row_limit = 50\nfreshness_ms = 0\nodata_page_size = 200\n\n{}\n[connections.demo]\nconnector = \"sample\"\nconfig = {{ customers = 600, employees = 30, days = 90, seed = 7, start_date = \"2025-01-01\", batch_size = 256 }}\n{extra}",
         lake_dir.display(),
         keys().config
     )
 }
 
 /// A lake synced once for all tests that only read.
-fn shared_lake() -> &'static Path {
+pub(crate) fn shared_lake() -> &'static Path {
     static LAKE: OnceLock<PathBuf> = OnceLock::new();
     LAKE.get_or_init(|| {
         let dir = tempfile::tempdir().expect("temp dir").keep();
@@ -82,7 +82,7 @@ async fn sync_into(dir: &Path) {
     assert!(report.error.is_none(), "{:?}", report.error);
 }
 
-async fn start(lake_dir: &Path, extra: &str) -> Server {
+pub(crate) async fn start(lake_dir: &Path, extra: &str) -> Server {
     let config = TxlakeConfig::parse(
         &config_text(&lake_dir.join("lake"), extra),
         Path::new("test"),
@@ -101,11 +101,11 @@ async fn start(lake_dir: &Path, extra: &str) -> Server {
 }
 
 impl Server {
-    fn get(&self, path: &str) -> reqwest::RequestBuilder {
+    pub(crate) fn get(&self, path: &str) -> reqwest::RequestBuilder {
         self.client.get(format!("{}{path}", self.base)).bearer_auth(&self.keys.admin)
     }
 
-    async fn json(&self, path: &str) -> Value {
+    pub(crate) async fn json(&self, path: &str) -> Value {
         let response = self.get(path).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         response.json().await.unwrap()

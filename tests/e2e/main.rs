@@ -15,6 +15,7 @@ mod helm;
 mod hubspot;
 #[path = "../../connectors/moodle/tests/moodle.rs"]
 mod moodle;
+mod odata;
 mod planted_effects;
 mod rollups;
 mod s3;

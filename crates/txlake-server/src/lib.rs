@@ -1,5 +1,5 @@
 //! The txlake API service: the metric catalog, canonical tables, read-only SQL and sync runs
-//! over HTTP for dashboards (Power BI first), with API-key auth, an OpenAPI document and
+//! over HTTP for dashboards (Power BI first), an OData v4 feed ([`odata`]), with API-key auth, an OpenAPI document and
 //! interactive docs, health probes and Prometheus metrics.
 //!
 //! [`router`] builds the axum application over an [`AppState`]; [`serve`] runs it until a
@@ -10,6 +10,7 @@ pub mod auth;
 pub mod cache;
 pub mod error;
 pub mod format;
+pub mod odata;
 pub mod openapi;
 pub mod sql_guard;
 pub mod state;
@@ -51,6 +52,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/openapi.json", get(openapi_json))
         .route("/docs", get(docs))
         .route("/", get(|| async { axum::response::Redirect::temporary("/docs") }))
+        .merge(odata::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // `layer`, not `route_layer`: the fallback's 404s are counted too (as `unmatched`).

@@ -29,6 +29,8 @@ pub struct AppState {
     pub telemetry: Arc<Telemetry>,
     /// Sync runs started through the API.
     pub syncs: SyncManager,
+    /// The OData feed's model and open cursors.
+    pub feed: crate::odata::Feed,
     engine: RwLock<Arc<Engine>>,
     version: Mutex<Option<(Instant, LakeVersion)>>,
 }
@@ -56,12 +58,16 @@ pub enum StartError {
     /// `[auth]` is wrong.
     #[error("txlake.toml [auth]: {0}")]
     Auth(String),
+    /// `[server]` is wrong.
+    #[error("txlake.toml [server]: {0}")]
+    Server(String),
 }
 
 impl AppState {
     /// Opens the lake and the engine for `config`.
     pub async fn open(config: TxlakeConfig) -> Result<Arc<Self>, StartError> {
         let keys = ApiKeys::new(&config.auth).map_err(StartError::Auth)?;
+        crate::odata::check_page_size(config.server.odata_page_size).map_err(StartError::Server)?;
         let lake = config.open_lake().map_err(|source| StartError::Lake { url: config.lake.url.clone(), source })?;
         let engine = open_engine(&config, &lake).await?;
         Ok(Arc::new(Self {
@@ -71,6 +77,7 @@ impl AppState {
             keys,
             telemetry: Telemetry::new(),
             syncs: SyncManager::default(),
+            feed: Default::default(),
             engine: RwLock::new(Arc::new(engine)),
             version: Mutex::new(None),
         }))

@@ -104,6 +104,10 @@ pub struct ServerConfig {
     /// (default 1000): a sync's commit reaches cached results within this time.
     #[serde(default = "default_freshness_ms")]
     pub freshness_ms: u64,
+    /// Rows per page of the OData feed (`/odata`, default 5,000); a client may ask for fewer
+    /// with `Prefer: odata.maxpagesize`, and every further page comes through `@odata.nextLink`.
+    #[serde(default = "default_odata_page_size")]
+    pub odata_page_size: usize,
 }
 
 fn default_listen() -> String {
@@ -124,6 +128,9 @@ fn default_cache_bytes() -> usize {
 fn default_freshness_ms() -> u64 {
     1000
 }
+fn default_odata_page_size() -> usize {
+    5000
+}
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -135,6 +142,7 @@ impl Default for ServerConfig {
             cors_origins: Vec::new(),
             cache_bytes: default_cache_bytes(),
             freshness_ms: default_freshness_ms(),
+            odata_page_size: default_odata_page_size(),
         }
     }
 }

@@ -42,6 +42,9 @@ pub async fn check(config_arg: &ConfigArg) -> anyhow::Result<ExitCode> {
         summary.push("no connections".into());
     }
 
+    if let Err(e) = txlake_server::odata::check_page_size(config.server.odata_page_size) {
+        problems.push(format!("server.odata_page_size: {e}"));
+    }
     if let Err(e) = txlake_server::auth::ApiKeys::new(&config.auth) {
         problems.push(format!("auth.keys: {e}"));
     }
