@@ -315,6 +315,23 @@ pub enum BenchCommand {
         #[arg(long)]
         lake: Option<PathBuf>,
     },
+    /// The OData feed on 127.0.0.1 over a sample lake: `tx.touchpoints` (about 10 events per
+    /// customer) paged to the end through `@odata.nextLink` with a five-column `$select`
+    /// (rows/s, peak RSS), and a `$filter` on an aggregate metric set against the REST endpoint.
+    Odata {
+        /// Customers in the sample world (about 10 touchpoint events each).
+        #[arg(long, default_value_t = 100_000)]
+        customers: u64,
+        /// Employees in the sample world.
+        #[arg(long, default_value_t = 4_000)]
+        employees: u64,
+        /// Lake folder; an existing synced lake there is reused.
+        #[arg(long)]
+        lake: Option<PathBuf>,
+        /// Rows per page (`[server] odata_page_size`).
+        #[arg(long, default_value_t = 5_000)]
+        page_size: usize,
+    },
     /// The REST API on 127.0.0.1 over a large sample lake: each metric's uncached latency,
     /// then cached dashboard requests under concurrency (p50, p99, requests/s).
     Api {

@@ -1,5 +1,6 @@
 //! `txlake bench …`: ingest (the sample connector into a file lake, end to end), metrics
-//! (every metric on ≥ 10 M events) and api (the REST service under load, on 127.0.0.1).
+//! (every metric on ≥ 10 M events), api (the REST service under load, on 127.0.0.1) and odata
+//! (paging the OData feed).
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -23,6 +24,9 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         }
         BenchCommand::Api { customers, employees, lake, clients, requests } => {
             api(customers, employees, lake, clients, requests).await
+        }
+        BenchCommand::Odata { customers, employees, lake, page_size } => {
+            super::bench_odata::run(customers, employees, lake, page_size).await
         }
     }
 }
@@ -113,7 +117,7 @@ pub(super) fn folder_size(path: &std::path::Path) -> u64 {
 
 /// The sample world of `customers` customers in `dir/lake`, synced unless it is there
 /// already; the config has `extra` appended (keys, server settings).
-async fn sample_lake(
+pub(super) async fn sample_lake(
     dir: &std::path::Path,
     customers: u64,
     employees: u64,
