@@ -69,14 +69,19 @@ pub(crate) fn shared_lake() -> &'static Path {
     })
 }
 
-async fn sync_into(dir: &Path) {
+pub(crate) async fn sync_into(dir: &Path) {
+    sync_with(dir, &SyncOptions::default()).await;
+}
+
+/// Syncs the test world into `dir` with `options`.
+pub(crate) async fn sync_with(dir: &Path, options: &SyncOptions) {
     let config =
         TxlakeConfig::parse(&config_text(&dir.join("lake"), ""), Path::new("test"), dir.to_path_buf(), &|_| None)
             .expect("config parses");
     let lake = config.open_lake().expect("lake opens");
     let connection = config.connection("demo").expect("demo");
     let report =
-        sync_connection(&lake, &builtin_registry(), "demo", connection, &SyncOptions::default(), &QuietObserver)
+        sync_connection(&lake, &builtin_registry(), "demo", connection, options, &QuietObserver)
             .await
             .expect("sync runs");
     assert!(report.error.is_none(), "{:?}", report.error);
