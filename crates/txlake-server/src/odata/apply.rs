@@ -7,6 +7,7 @@
 //! (`aggregate(nps)`) or, for a summed base measure, `responses with sum as n`.
 
 use super::error::ODataError;
+use super::options::is_identifier;
 
 /// A measure in `aggregate(…)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,11 +127,6 @@ fn aggregates(text: &str) -> Result<Vec<Aggregate>, String> {
         out.push(aggregate);
     }
     Ok(out)
-}
-
-fn is_identifier(text: &str) -> bool {
-    let mut chars = text.chars();
-    matches!(chars.next(), Some(c) if c.is_alphabetic() || c == '_') && chars.all(|c| c.is_alphanumeric() || c == '_')
 }
 
 #[cfg(test)]

@@ -152,7 +152,8 @@ fn parse_orderby(value: &str) -> Result<Vec<OrderItem>, ODataError> {
     Ok(items)
 }
 
-fn is_identifier(text: &str) -> bool {
+/// Whether `text` is an OData simple identifier (a property or measure name).
+pub(super) fn is_identifier(text: &str) -> bool {
     let mut chars = text.chars();
     matches!(chars.next(), Some(c) if c.is_alphabetic() || c == '_') && chars.all(|c| c.is_alphanumeric() || c == '_')
 }

@@ -95,6 +95,13 @@ pub(super) fn bench_dir(lake: Option<std::path::PathBuf>, name: &str) -> anyhow:
     Ok((dir, temporary))
 }
 
+/// Starts a new peak for [`peak_rss_bytes`] (Linux: `5` in `/proc/self/clear_refs` resets
+/// VmHWM to the current RSS), so a phase's peak can be told from the set-up's. False if the
+/// kernel does not allow it.
+pub(super) fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
 /// The process's peak resident set (VmHWM) on Linux.
 pub(super) fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
