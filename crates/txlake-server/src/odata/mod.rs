@@ -4,7 +4,7 @@
 //! server-driven paging through `@odata.nextLink`. Same keys and roles as the REST API.
 //!
 //! - [`model`]: the entity sets, from the canonical views and the metric catalog;
-//! - [`csdl`]: `$metadata`;
+//! - [`csdl`]: the `$metadata` document;
 //! - [`options`] and [`filter`]: the query options and the `$filter` expression language;
 //! - [`apply`]: `$apply` (groupby, aggregate) on metric sets, through the semantic layer;
 //! - [`paging`]: skip tokens and open cursors;
