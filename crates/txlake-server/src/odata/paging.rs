@@ -116,16 +116,6 @@ impl Cursors {
         cursor.used = Instant::now();
         open.insert(cursor.token.cursor, cursor);
     }
-
-    /// Cursors open now.
-    pub fn len(&self) -> usize {
-        self.open.lock().unwrap_or_else(|p| p.into_inner()).len()
-    }
-
-    /// Whether none is open.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[cfg(test)]
