@@ -54,7 +54,7 @@ async fn plan(state: &AppState, name: &str, options: &QueryOptions, root: &str) 
                 ODataError::bad_option("$filter", e.to_string())
             }
         })?;
-        frame = frame.filter(expr).map_err(|e| ODataError::from(engine_error(e.into())))?;
+        frame = frame.filter(expr).map_err(query_error)?;
     }
     let counted = frame.clone();
     if !options.orderby.is_empty() {
@@ -68,7 +68,7 @@ async fn plan(state: &AppState, name: &str, options: &QueryOptions, root: &str) 
         for key in keys.filter(|k| !options.orderby.iter().any(|o| &o.property == *k)) {
             sort.push(column(key).sort(true, false));
         }
-        frame = frame.sort(sort).map_err(|e| ODataError::from(engine_error(e.into())))?;
+        frame = frame.sort(sort).map_err(query_error)?;
     }
     let mut context = format!("{root}/$metadata#{name}");
     if let Some(select) = options.select.as_ref().filter(|s| !s.is_empty()) {
@@ -76,7 +76,7 @@ async fn plan(state: &AppState, name: &str, options: &QueryOptions, root: &str) 
             known(set, &columns, "$select", property)?;
         }
         let columns: Vec<Expr> = select.iter().map(|p| column(p)).collect();
-        frame = frame.select(columns).map_err(|e| ODataError::from(engine_error(e.into())))?;
+        frame = frame.select(columns).map_err(query_error)?;
         context = format!("{context}({})", select.join(","));
     }
     let read = fingerprint(&format!(
@@ -94,6 +94,11 @@ fn known(set: &EntitySet, columns: &[String], option: &str, property: &str) -> R
         option,
         format!("`{option}`: entity set `{}` has no property `{property}`; properties: {}", set.name, columns.join(", ")),
     ))
+}
+
+/// A DataFusion failure while planning or running a read, as the client should see it.
+fn query_error(error: datafusion::error::DataFusionError) -> ODataError {
+    engine_error(error.into()).into()
 }
 
 fn column(name: &str) -> Expr {
@@ -129,8 +134,8 @@ pub async fn page(state: &AppState, name: &str, headers: &HeaderMap, query: Opti
     let version = version(state).await?;
     let (size, preferred) = page_size(state, headers);
 
-    let offset = match &options.skiptoken {
-        None => 0,
+    let token = match &options.skiptoken {
+        None => None,
         Some(text) => {
             let token = SkipToken::decode(text).filter(|t| t.read == planned.read).ok_or_else(|| {
                 ODataError::bad_option("$skiptoken", "`$skiptoken` is not one this feed gave for this read; follow @odata.nextLink as given")
@@ -143,18 +148,19 @@ pub async fn page(state: &AppState, name: &str, headers: &HeaderMap, query: Opti
                     target: Some("$skiptoken".into()),
                 });
             }
-            token.offset
+            Some(token)
         }
     };
+    let offset = token.as_ref().map_or(0, |t| t.offset);
     let count = if options.count {
-        Some(planned.counted.clone().count().await.map_err(|e| ODataError::from(engine_error(e.into())))?)
+        Some(planned.counted.clone().count().await.map_err(query_error)?)
     } else {
         None
     };
 
     let remaining = options.top.map(|top| top.saturating_sub(offset));
     let want = remaining.map_or(size, |r| (r as usize).min(size));
-    let continued = options.skiptoken.as_deref().and_then(SkipToken::decode).and_then(|t| state.feed.cursors.take(&t));
+    let continued = token.as_ref().and_then(|t| state.feed.cursors.take(t));
     let (mut stream, pending) = match continued {
         Some(cursor) => (cursor.stream, cursor.pending),
         None => {
@@ -163,8 +169,8 @@ pub async fn page(state: &AppState, name: &str, headers: &HeaderMap, query: Opti
                 .frame
                 .clone()
                 .limit(skip, remaining.map(|r| r as usize))
-                .map_err(|e| ODataError::from(engine_error(e.into())))?;
-            (frame.execute_stream().await.map_err(|e| ODataError::from(engine_error(e.into())))?, None)
+                .map_err(query_error)?;
+            (frame.execute_stream().await.map_err(query_error)?, None)
         }
     };
     let schema = stream.schema();
@@ -176,7 +182,7 @@ pub async fn page(state: &AppState, name: &str, headers: &HeaderMap, query: Opti
         let batch = match next.take() {
             Some(batch) => batch,
             None => match stream.next().await {
-                Some(batch) => batch.map_err(|e| ODataError::from(engine_error(e.into())))?,
+                Some(batch) => batch.map_err(query_error)?,
                 None => break,
             },
         };
@@ -225,7 +231,7 @@ pub async fn page(state: &AppState, name: &str, headers: &HeaderMap, query: Opti
 pub async fn count(state: &AppState, name: &str, query: Option<&str>) -> Result<usize, ODataError> {
     let options = QueryOptions::parse(query)?;
     let planned = plan(state, name, &options, "").await?;
-    planned.counted.count().await.map_err(|e| ODataError::from(engine_error(e.into())))
+    planned.counted.count().await.map_err(query_error)
 }
 
 fn next_link(root: &str, name: &str, options: &QueryOptions, token: &SkipToken) -> String {
