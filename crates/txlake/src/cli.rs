@@ -300,6 +300,11 @@ pub enum BenchCommand {
         /// Lake folder (default: a temporary folder, removed afterwards).
         #[arg(long)]
         lake: Option<PathBuf>,
+        /// Also read N records of the same stream from the same fake API with the Airbyte
+        /// Python CDK (`benches/airbyte_cdk`, installed on first use from PyPI), and report
+        /// txlake's speed as a multiple of it. Run from the repository's root.
+        #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "100000")]
+        airbyte_cdk: Option<u64>,
     },
     /// Every metric on a large sample lake, at its default grouping (no dimensions: the
     /// overall figure) and at the heaviest (every dimension × month): the once-per-sync cost

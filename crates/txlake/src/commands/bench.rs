@@ -19,8 +19,8 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
             ingest(customers, employees, days, lake, incremental).await
         }
         BenchCommand::Metrics { customers, employees, lake } => metrics(customers, employees, lake).await,
-        BenchCommand::Connector { records, page_size, lake } => {
-            super::bench_connector::run(records, page_size, lake).await
+        BenchCommand::Connector { records, page_size, lake, airbyte_cdk } => {
+            super::bench_connector::run(records, page_size, lake, airbyte_cdk).await
         }
         BenchCommand::Api { customers, employees, lake, clients, requests } => {
             api(customers, employees, lake, clients, requests).await

@@ -119,7 +119,12 @@ async fn start_api(api: Arc<EventsApi>) -> anyhow::Result<SocketAddr> {
 }
 
 /// Runs the connector benchmark.
-pub async fn run(records: u64, page_size: u64, lake: Option<std::path::PathBuf>) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    records: u64,
+    page_size: u64,
+    lake: Option<std::path::PathBuf>,
+    airbyte_cdk: Option<u64>,
+) -> anyhow::Result<ExitCode> {
     let api = Arc::new(EventsApi::new(records, page_size));
     let addr = start_api(api.clone()).await?;
     let base_url = format!("http://{addr}");
@@ -148,10 +153,11 @@ pub async fn run(records: u64, page_size: u64, lake: Option<std::path::PathBuf>)
         anyhow::bail!("the benchmark sync failed: {error}");
     }
     let synced: u64 = report.streams.iter().map(|s| s.records).sum();
+    let records_per_second = synced as f64 / seconds;
     let rss = peak_rss_bytes();
     println!("records         {synced}");
     println!("seconds         {seconds:.2}");
-    println!("records/s       {:.0}", synced as f64 / seconds);
+    println!("records/s       {records_per_second:.0}");
     match rss {
         Some(rss) => println!("peak RSS        {:.0} MB", rss as f64 / 1e6),
         None => println!("peak RSS        unknown (no /proc/self/status)"),
@@ -206,5 +212,58 @@ pub async fn run(records: u64, page_size: u64, lake: Option<std::path::PathBuf>)
     if temporary {
         let _ = std::fs::remove_dir_all(&dir);
     }
+    if let Some(cdk_records) = airbyte_cdk {
+        compare_with_airbyte_cdk(cdk_records, page_size, records_per_second).await?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The script that reads the stream with the Airbyte Python CDK.
+const AIRBYTE_CDK_SCRIPT: &str = "benches/airbyte_cdk/run.sh";
+
+/// Reads `records` records of the same stream from a fresh fake API with the Airbyte Python
+/// CDK and prints its speed beside txlake's. The CDK runs alone: the sync above is over.
+async fn compare_with_airbyte_cdk(records: u64, page_size: u64, txlake_records_per_second: f64) -> anyhow::Result<()> {
+    let script = [
+        std::path::PathBuf::from(AIRBYTE_CDK_SCRIPT),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(AIRBYTE_CDK_SCRIPT),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+    .ok_or_else(|| {
+        anyhow::anyhow!(
+            "--airbyte-cdk needs {AIRBYTE_CDK_SCRIPT} from the txlake repository: run the benchmark from the repository's root"
+        )
+    })?;
+    let addr = start_api(Arc::new(EventsApi::new(records, page_size))).await?;
+    println!(
+        "Airbyte Python CDK (benches/airbyte_cdk): the same stream, {records} records from a fresh fake API on {addr}"
+    );
+    let output = tokio::process::Command::new("bash")
+        .arg(&script)
+        .arg(format!("http://{addr}"))
+        .arg(TOKEN)
+        .arg(page_size.to_string())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .await
+        .map_err(|e| anyhow::anyhow!("could not run {}: {e}", script.display()))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        anyhow::bail!("the Airbyte CDK read failed ({}): {stdout}", output.status);
+    }
+    let figure = |name: &str| -> anyhow::Result<f64> {
+        stdout
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("{} printed no `{name}` line: {stdout}", script.display()))
+    };
+    let (read, cdk_records_per_second, cpu) = (figure("records ")?, figure("records/s ")?, figure("cpu seconds ")?);
+    if read as u64 != records {
+        anyhow::bail!("the Airbyte CDK read {read} records, the API served {records}");
+    }
+    println!("  records/s     {cdk_records_per_second:.0}");
+    println!("  CPU seconds   {cpu:.2} ({:.1} µs per record)", cpu / read * 1e6);
+    println!("txlake ÷ CDK    {:.1}×", txlake_records_per_second / cdk_records_per_second);
+    Ok(())
 }
