@@ -80,10 +80,9 @@ pub(crate) async fn sync_with(dir: &Path, options: &SyncOptions) {
             .expect("config parses");
     let lake = config.open_lake().expect("lake opens");
     let connection = config.connection("demo").expect("demo");
-    let report =
-        sync_connection(&lake, &builtin_registry(), "demo", connection, options, &QuietObserver)
-            .await
-            .expect("sync runs");
+    let report = sync_connection(&lake, &builtin_registry(), "demo", connection, options, &QuietObserver)
+        .await
+        .expect("sync runs");
     assert!(report.error.is_none(), "{:?}", report.error);
 }
 

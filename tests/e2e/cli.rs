@@ -231,8 +231,11 @@ fn config_check_accepts_a_good_file_and_lists_every_problem_of_a_bad_one() {
     assert!(err.contains("server.listen") && err.contains("txlake keys create"), "{err}");
 
     let unset = dir.path().join("unset.toml");
-    std::fs::write(&unset, "[connections.crm]\nconnector = \"hubspot\"\nconfig = { access_token = \"${TXLAKE_TEST_UNSET_TOKEN}\" }\n")
-        .unwrap();
+    std::fs::write(
+        &unset,
+        "[connections.crm]\nconnector = \"hubspot\"\nconfig = { access_token = \"${TXLAKE_TEST_UNSET_TOKEN}\" }\n",
+    )
+    .unwrap();
     let output = txlake(&["config", "check", "--config", unset.to_str().unwrap()]);
     assert!(!output.status.success());
     assert!(text(&output.stderr).contains("TXLAKE_TEST_UNSET_TOKEN"), "{}", text(&output.stderr));

@@ -18,10 +18,6 @@ fn the_chart_lints_renders_validates_and_its_configs_pass_config_check() {
         .output()
         .expect("bash runs helm/test.sh");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "helm/test.sh failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "helm/test.sh failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.contains("helm: ") && stdout.contains(" 0 failed"), "{stdout}");
 }

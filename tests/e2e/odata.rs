@@ -160,7 +160,10 @@ async fn rest_rows(server: &Server, columns: &str) -> BTreeSet<String> {
     for offset in (0..).step_by(50) {
         let page = server
             .client
-            .get(format!("{}/api/v1/tables/tx.customers?columns={columns}&segment=smb&limit=50&offset={offset}", server.base))
+            .get(format!(
+                "{}/api/v1/tables/tx.customers?columns={columns}&segment=smb&limit=50&offset={offset}",
+                server.base
+            ))
             .bearer_auth(&server.keys.viewer)
             .send()
             .await
@@ -202,10 +205,14 @@ async fn power_query_pages_through_next_links_to_the_same_rows_as_the_rest_api()
             .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(response.headers()["preference-applied"], "odata.maxpagesize=37");
-        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/json;odata.metadata=minimal"));
+        assert!(
+            response.headers()["content-type"].to_str().unwrap().starts_with("application/json;odata.metadata=minimal")
+        );
         let page: Value = response.json().await.unwrap();
         pages += 1;
-        assert!(page["@odata.context"].as_str().unwrap().ends_with("$metadata#customers(customer_key,segment,country)"));
+        assert!(
+            page["@odata.context"].as_str().unwrap().ends_with("$metadata#customers(customer_key,segment,country)")
+        );
         assert_eq!(page["@odata.count"], count, "the count is the whole result's on every page");
         let rows = page["value"].as_array().unwrap();
         assert!(rows.len() <= 37);
@@ -226,9 +233,15 @@ async fn power_query_pages_through_next_links_to_the_same_rows_as_the_rest_api()
     assert_eq!(distinct, expected, "the same rows as the REST API");
 
     // `$top` smaller than a page, `$skip`, and an ordered read.
-    let page = server.odata_json(&format!("/odata/customers?$select=customer_key&{filter}&$orderby=customer_key%20desc&$top=5&$skip=2")).await;
-    let keys: Vec<&str> = page["value"].as_array().unwrap().iter().map(|r| r["customer_key"].as_str().unwrap()).collect();
-    let mut sorted: Vec<String> = expected.iter().map(|r| serde_json::from_str::<Value>(r).unwrap()[0].as_str().unwrap().to_string()).collect();
+    let page = server
+        .odata_json(&format!(
+            "/odata/customers?$select=customer_key&{filter}&$orderby=customer_key%20desc&$top=5&$skip=2"
+        ))
+        .await;
+    let keys: Vec<&str> =
+        page["value"].as_array().unwrap().iter().map(|r| r["customer_key"].as_str().unwrap()).collect();
+    let mut sorted: Vec<String> =
+        expected.iter().map(|r| serde_json::from_str::<Value>(r).unwrap()[0].as_str().unwrap().to_string()).collect();
     sorted.sort();
     sorted.reverse();
     assert_eq!(keys, sorted[2..7].iter().map(String::as_str).collect::<Vec<_>>());
@@ -286,7 +299,8 @@ async fn the_feed_takes_the_same_keys_and_roles_as_the_rest_api() {
     let wrong = server.client.get(url("/odata/")).basic_auth("powerbi", Some("not-a-key")).send().await.unwrap();
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     for key in [&server.keys.viewer, &server.keys.analyst, &server.keys.admin] {
-        let basic = server.client.get(url("/odata/customers?$top=1")).basic_auth("anyone", Some(key)).send().await.unwrap();
+        let basic =
+            server.client.get(url("/odata/customers?$top=1")).basic_auth("anyone", Some(key)).send().await.unwrap();
         assert_eq!(basic.status(), StatusCode::OK);
         let bearer = server.client.get(url("/odata/$metadata")).bearer_auth(key).send().await.unwrap();
         assert_eq!(bearer.status(), StatusCode::OK);
@@ -410,9 +424,40 @@ async fn a_next_link_stays_valid_until_a_sync_commits_then_it_is_refused_with_41
 async fn no_query_string_makes_the_feed_fail_on_its_side() {
     let server = start(shared_lake(), "").await;
     let pieces = [
-        "$filter=", "$select=", "$orderby=", "$top=", "$skip=", "$count=", "$apply=", "$skiptoken=", "$format=",
-        "segment", "eq", "'smb'", "(", ")", "and", "or", "not", "%27", "2024-01-01", "created_at", "year(", ",", "%20",
-        "groupby((segment))", "aggregate(nps)", "desc", "1e999", "-1", "null", "&", "=", "%", "%00", "\u{e9}",
+        "$filter=",
+        "$select=",
+        "$orderby=",
+        "$top=",
+        "$skip=",
+        "$count=",
+        "$apply=",
+        "$skiptoken=",
+        "$format=",
+        "segment",
+        "eq",
+        "'smb'",
+        "(",
+        ")",
+        "and",
+        "or",
+        "not",
+        "%27",
+        "2024-01-01",
+        "created_at",
+        "year(",
+        ",",
+        "%20",
+        "groupby((segment))",
+        "aggregate(nps)",
+        "desc",
+        "1e999",
+        "-1",
+        "null",
+        "&",
+        "=",
+        "%",
+        "%00",
+        "\u{e9}",
     ];
     let mut seed = 7u64;
     for round in 0..120 {

@@ -78,7 +78,10 @@ impl ViewDoc {
                 return Err(EngineError::file(
                     &file.path,
                     0,
-                    format!("`-- key:` names `{column}`, which is not a column of the view; columns: {}", columns.join(", ")),
+                    format!(
+                        "`-- key:` names `{column}`, which is not a column of the view; columns: {}",
+                        columns.join(", ")
+                    ),
                 ));
             }
         }
@@ -87,14 +90,20 @@ impl ViewDoc {
                 return Err(EngineError::file(
                     &file.path,
                     0,
-                    format!("relation `{}` refers from `{}`, which is not a column of the view", relation.name, relation.column),
+                    format!(
+                        "relation `{}` refers from `{}`, which is not a column of the view",
+                        relation.name, relation.column
+                    ),
                 ));
             }
             if !views.iter().any(|v| v == &relation.target) {
                 return Err(EngineError::file(
                     &file.path,
                     0,
-                    format!("relation `{}` points to `{}`, which is not a canonical view", relation.name, relation.target),
+                    format!(
+                        "relation `{}` points to `{}`, which is not a canonical view",
+                        relation.name, relation.target
+                    ),
                 ));
             }
         }

@@ -158,7 +158,8 @@ mod tests {
     fn agrees_with_the_byte_loop_across_block_boundaries() {
         // Strings, escapes (a backslash pair, an escaped quote) and brackets inside strings,
         // shifted through every offset so each straddles a block boundary somewhere.
-        let record = r#"{"id":7,"name":"a \"quoted\" {name}","path":"C:\\dir\\","tags":["x]","y"],"geo":{"lat":1.5},"n":null}"#;
+        let record =
+            r#"{"id":7,"name":"a \"quoted\" {name}","path":"C:\\dir\\","tags":["x]","y"],"geo":{"lat":1.5},"n":null}"#;
         let records = [record; 3].join(",");
         for pad in 0..130 {
             let padded = format!("{}[{records}]", " ".repeat(pad)).into_bytes();

@@ -38,7 +38,10 @@ pub fn metadata(model: &Model) -> String {
         xml,
         r#"<edmx:Reference Uri="{CORE_VOCABULARY}"><edmx:Include Namespace="Org.OData.Core.V1" Alias="Core"/></edmx:Reference>"#
     );
-    let _ = write!(xml, r#"<edmx:DataServices><Schema xmlns="http://docs.oasis-open.org/odata/ns/edm" Namespace="{NAMESPACE}">"#);
+    let _ = write!(
+        xml,
+        r#"<edmx:DataServices><Schema xmlns="http://docs.oasis-open.org/odata/ns/edm" Namespace="{NAMESPACE}">"#
+    );
     for set in &model.sets {
         entity_type(&mut xml, set);
     }
@@ -46,7 +49,11 @@ pub fn metadata(model: &Model) -> String {
     for set in &model.sets {
         let _ = write!(xml, r#"<EntitySet Name="{0}" EntityType="{NAMESPACE}.{0}">"#, set.name);
         for navigation in &set.navigation {
-            let _ = write!(xml, r#"<NavigationPropertyBinding Path="{}" Target="{}"/>"#, navigation.name, navigation.target);
+            let _ = write!(
+                xml,
+                r#"<NavigationPropertyBinding Path="{}" Target="{}"/>"#,
+                navigation.name, navigation.target
+            );
         }
         description(&mut xml, &set.description);
         xml.push_str("</EntitySet>");
@@ -126,9 +133,19 @@ mod tests {
             source: Source::View("tickets".into()),
             description: "Support cases & <their> \"agents\"".into(),
             properties: vec![
-                Property { name: "ticket_key".into(), data_type: DataType::Utf8, nullable: false, description: Some("the key".into()) },
+                Property {
+                    name: "ticket_key".into(),
+                    data_type: DataType::Utf8,
+                    nullable: false,
+                    description: Some("the key".into()),
+                },
                 Property { name: "customer_key".into(), data_type: DataType::Utf8, nullable: true, description: None },
-                Property { name: "amount".into(), data_type: DataType::Decimal128(12, 2), nullable: true, description: None },
+                Property {
+                    name: "amount".into(),
+                    data_type: DataType::Decimal128(12, 2),
+                    nullable: true,
+                    description: None,
+                },
             ],
             key: vec!["ticket_key".into()],
             navigation: vec![Navigation {

@@ -25,7 +25,12 @@ pub struct ODataError {
 impl ODataError {
     /// 400: a malformed or wrong query option.
     pub fn bad_option(target: &str, message: impl Into<String>) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, code: "invalid_option", message: message.into(), target: Some(target.into()) }
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "invalid_option",
+            message: message.into(),
+            target: Some(target.into()),
+        }
     }
 
     /// 501: a query option (or a part of one) the feed does not implement.

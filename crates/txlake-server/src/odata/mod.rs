@@ -81,7 +81,8 @@ pub fn routes() -> Router<Arc<AppState>> {
 
 /// The feed's root URL as the client reached it (behind a proxy, from its forwarded headers).
 pub fn root_url(headers: &HeaderMap) -> String {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(|v| v.split(',').next().unwrap_or(v).trim());
+    let header =
+        |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(|v| v.split(',').next().unwrap_or(v).trim());
     let scheme = header("x-forwarded-proto").unwrap_or("http");
     let host = header("x-forwarded-host").or_else(|| header("host")).unwrap_or("localhost");
     format!("{scheme}://{host}/odata")
@@ -95,7 +96,11 @@ pub fn with_headers(mut response: Response, content_type: &'static str) -> Respo
     response
 }
 
-async fn service_document(State(state): State<Arc<AppState>>, headers: HeaderMap, uri: Uri) -> Result<Response, ODataError> {
+async fn service_document(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, ODataError> {
     state.authorize(&headers, uri.query(), Role::Viewer)?;
     let model = state.feed.model(&state.engine()).await?;
     let root = root_url(&headers);

@@ -169,12 +169,15 @@ impl EntitySet {
         let frame = engine.metric_in(&ctx, metric, &request).await.map_err(engine_error)?;
         let mut columns: Vec<Expr> = Vec::new();
         for group in &apply.group_by {
-            let property = self.property(group).ok_or_else(|| ODataError::bad_option("$apply", format!("no property `{group}`")))?;
+            let property = self
+                .property(group)
+                .ok_or_else(|| ODataError::bad_option("$apply", format!("no property `{group}`")))?;
             columns.push(served(property, true));
         }
         for aggregate in &apply.aggregates {
-            let property =
-                self.property(&aggregate.measure).ok_or_else(|| ODataError::bad_option("$apply", format!("no property `{}`", aggregate.measure)))?;
+            let property = self
+                .property(&aggregate.measure)
+                .ok_or_else(|| ODataError::bad_option("$apply", format!("no property `{}`", aggregate.measure)))?;
             columns.push(served(property, false).alias(&aggregate.alias));
         }
         frame.select(columns).map_err(|e| ODataError::from(engine_error(e.into())))

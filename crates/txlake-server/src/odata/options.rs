@@ -6,7 +6,8 @@
 use super::error::ODataError;
 
 /// Options OData defines that the feed does not implement.
-const NOT_IMPLEMENTED: [&str; 7] = ["$expand", "$search", "$compute", "$levels", "$index", "$deltatoken", "$schemaversion"];
+const NOT_IMPLEMENTED: [&str; 7] =
+    ["$expand", "$search", "$compute", "$levels", "$index", "$deltatoken", "$schemaversion"];
 
 /// One `$orderby` item.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +68,12 @@ impl QueryOptions {
                     options.count = match value.as_str() {
                         "true" => true,
                         "false" => false,
-                        _ => return Err(ODataError::bad_option("$count", format!("`$count={value}`: use true or false"))),
+                        _ => {
+                            return Err(ODataError::bad_option(
+                                "$count",
+                                format!("`$count={value}`: use true or false"),
+                            ));
+                        }
                     }
                 }
                 "$skiptoken" => options.skiptoken = Some(value),
@@ -77,20 +83,26 @@ impl QueryOptions {
                     if media != "json" && media != "application/json" {
                         return Err(ODataError::not_implemented(
                             "$format",
-                            format!("`$format={value}` is not implemented: the feed answers JSON only (`$format=json`)"),
+                            format!(
+                                "`$format={value}` is not implemented: the feed answers JSON only (`$format=json`)"
+                            ),
                         ));
                     }
                 }
                 other if NOT_IMPLEMENTED.contains(&other) => {
                     return Err(ODataError::not_implemented(
                         other,
-                        format!("the query option `{other}` is not implemented by this feed; supported: $select, $filter, $orderby, $top, $skip, $count, $apply (metric sets)"),
+                        format!(
+                            "the query option `{other}` is not implemented by this feed; supported: $select, $filter, $orderby, $top, $skip, $count, $apply (metric sets)"
+                        ),
                     ));
                 }
                 other if other.starts_with('$') => {
                     return Err(ODataError::bad_option(
                         other,
-                        format!("unknown system query option `{other}`; supported: $select, $filter, $orderby, $top, $skip, $count, $skiptoken, $format"),
+                        format!(
+                            "unknown system query option `{other}`; supported: $select, $filter, $orderby, $top, $skip, $count, $skiptoken, $format"
+                        ),
                     ));
                 }
                 // Custom query options (no `$`) are the service's to define; none are, so they
@@ -144,7 +156,9 @@ fn parse_orderby(value: &str) -> Result<Vec<OrderItem>, ODataError> {
         if !is_identifier(property) || words.next().is_some() {
             return Err(ODataError::bad_option(
                 "$orderby",
-                format!("`$orderby={value}`: expected `property [asc|desc]` items separated by commas; only properties can be ordered by"),
+                format!(
+                    "`$orderby={value}`: expected `property [asc|desc]` items separated by commas; only properties can be ordered by"
+                ),
             ));
         }
         items.push(OrderItem { property: property.to_string(), descending });
@@ -172,7 +186,10 @@ mod tests {
         assert_eq!(options.filter.as_deref(), Some("a eq 1"));
         assert_eq!(
             options.orderby,
-            [OrderItem { property: "a".into(), descending: true }, OrderItem { property: "b".into(), descending: false }]
+            [
+                OrderItem { property: "a".into(), descending: true },
+                OrderItem { property: "b".into(), descending: false }
+            ]
         );
         assert_eq!((options.top, options.skip, options.count), (Some(10), 5, true));
         assert_eq!(options.skiptoken.as_deref(), Some("xyz"));

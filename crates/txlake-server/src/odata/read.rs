@@ -49,7 +49,10 @@ async fn plan(state: &AppState, name: &str, options: &QueryOptions, root: &str) 
         let schema = frame.schema().as_arrow().clone();
         let expr = parse_filter(text, &schema).map_err(|e| {
             if let Some(what) = e.message.strip_prefix("not supported: ") {
-                ODataError::not_implemented("$filter", format!("$filter at position {}: {what} is not implemented", e.position))
+                ODataError::not_implemented(
+                    "$filter",
+                    format!("$filter at position {}: {what} is not implemented", e.position),
+                )
             } else {
                 ODataError::bad_option("$filter", e.to_string())
             }
@@ -92,7 +95,11 @@ fn known(set: &EntitySet, columns: &[String], option: &str, property: &str) -> R
     }
     Err(ODataError::bad_option(
         option,
-        format!("`{option}`: entity set `{}` has no property `{property}`; properties: {}", set.name, columns.join(", ")),
+        format!(
+            "`{option}`: entity set `{}` has no property `{property}`; properties: {}",
+            set.name,
+            columns.join(", ")
+        ),
     ))
 }
 
@@ -127,7 +134,12 @@ fn page_size(state: &AppState, headers: &HeaderMap) -> (usize, bool) {
 }
 
 /// `GET /odata/{set}`: one page.
-pub async fn page(state: &AppState, name: &str, headers: &HeaderMap, query: Option<&str>) -> Result<Response, ODataError> {
+pub async fn page(
+    state: &AppState,
+    name: &str,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<Response, ODataError> {
     let options = QueryOptions::parse(query)?;
     let root = root_url(headers);
     let planned = plan(state, name, &options, &root).await?;
@@ -138,7 +150,10 @@ pub async fn page(state: &AppState, name: &str, headers: &HeaderMap, query: Opti
         None => None,
         Some(text) => {
             let token = SkipToken::decode(text).filter(|t| t.read == planned.read).ok_or_else(|| {
-                ODataError::bad_option("$skiptoken", "`$skiptoken` is not one this feed gave for this read; follow @odata.nextLink as given")
+                ODataError::bad_option(
+                    "$skiptoken",
+                    "`$skiptoken` is not one this feed gave for this read; follow @odata.nextLink as given",
+                )
             })?;
             if token.version != version {
                 return Err(ODataError {
@@ -152,11 +167,7 @@ pub async fn page(state: &AppState, name: &str, headers: &HeaderMap, query: Opti
         }
     };
     let offset = token.as_ref().map_or(0, |t| t.offset);
-    let count = if options.count {
-        Some(planned.counted.clone().count().await.map_err(query_error)?)
-    } else {
-        None
-    };
+    let count = if options.count { Some(planned.counted.clone().count().await.map_err(query_error)?) } else { None };
 
     let remaining = options.top.map(|top| top.saturating_sub(offset));
     let want = remaining.map_or(size, |r| (r as usize).min(size));
@@ -165,11 +176,7 @@ pub async fn page(state: &AppState, name: &str, headers: &HeaderMap, query: Opti
         Some(cursor) => (cursor.stream, cursor.pending),
         None => {
             let skip = options.skip.saturating_add(offset) as usize;
-            let frame = planned
-                .frame
-                .clone()
-                .limit(skip, remaining.map(|r| r as usize))
-                .map_err(query_error)?;
+            let frame = planned.frame.clone().limit(skip, remaining.map(|r| r as usize)).map_err(query_error)?;
             (frame.execute_stream().await.map_err(query_error)?, None)
         }
     };
@@ -216,13 +223,15 @@ pub async fn page(state: &AppState, name: &str, headers: &HeaderMap, query: Opti
         None => None,
     };
 
-    let page = concat_batches(&schema, &rows).map_err(|e| ODataError::from(crate::error::ApiError::internal(e.to_string())))?;
+    let page = concat_batches(&schema, &rows)
+        .map_err(|e| ODataError::from(crate::error::ApiError::internal(e.to_string())))?;
     let body = encode(&planned.context, count, &page, next_link.as_deref())?;
     let mut response = with_headers(body.into_response(), JSON);
     if preferred {
-        response
-            .headers_mut()
-            .insert("Preference-Applied", HeaderValue::from_str(&format!("odata.maxpagesize={size}")).expect("a number is a valid header"));
+        response.headers_mut().insert(
+            "Preference-Applied",
+            HeaderValue::from_str(&format!("odata.maxpagesize={size}")).expect("a number is a valid header"),
+        );
     }
     Ok(response)
 }
@@ -250,7 +259,12 @@ fn next_link(root: &str, name: &str, options: &QueryOptions, token: &SkipToken) 
 }
 
 /// The page as OData JSON.
-fn encode(context: &str, count: Option<usize>, page: &RecordBatch, next_link: Option<&str>) -> Result<Vec<u8>, ODataError> {
+fn encode(
+    context: &str,
+    count: Option<usize>,
+    page: &RecordBatch,
+    next_link: Option<&str>,
+) -> Result<Vec<u8>, ODataError> {
     let mut out = Vec::with_capacity(page.get_array_memory_size() + 256);
     out.extend_from_slice(b"{\"@odata.context\":");
     out.extend_from_slice(serde_json::to_string(context).expect("a string serializes").as_bytes());
@@ -261,7 +275,9 @@ fn encode(context: &str, count: Option<usize>, page: &RecordBatch, next_link: Op
     let mut writer = arrow::json::WriterBuilder::new()
         .with_explicit_nulls(true)
         .build::<_, arrow::json::writer::JsonArray>(&mut out);
-    let internal = |e: arrow::error::ArrowError| ODataError::from(crate::error::ApiError::internal(format!("cannot encode the page: {e}")));
+    let internal = |e: arrow::error::ArrowError| {
+        ODataError::from(crate::error::ApiError::internal(format!("cannot encode the page: {e}")))
+    };
     writer.write(page).map_err(internal)?;
     writer.finish().map_err(internal)?;
     drop(writer);

@@ -82,7 +82,9 @@ pub async fn run(
     let mut rest = Vec::new();
     for round in 0..rounds {
         let started = Instant::now();
-        let response = get(format!("{base}/odata/metric_nps?$filter=segment%20eq%20%27smb%27%20and%20responses%20ge%20{round}")).await?;
+        let response =
+            get(format!("{base}/odata/metric_nps?$filter=segment%20eq%20%27smb%27%20and%20responses%20ge%20{round}"))
+                .await?;
         anyhow::ensure!(response.status().is_success(), "odata metric_nps: {}", response.status());
         response.bytes().await?;
         odata.push(started.elapsed().as_secs_f64() * 1e3);

@@ -64,10 +64,8 @@ pub async fn check(config_arg: &ConfigArg) -> anyhow::Result<ExitCode> {
         Err(_) if config.server.listen.rsplit_once(':').is_some_and(|(_, port)| port.parse::<u16>().is_ok()) => {
             summary.push(format!("server {}", config.server.listen));
         }
-        Err(_) => problems.push(format!(
-            "server.listen: `{}` is not host:port (for example 0.0.0.0:8080)",
-            config.server.listen
-        )),
+        Err(_) => problems
+            .push(format!("server.listen: `{}` is not host:port (for example 0.0.0.0:8080)", config.server.listen)),
     }
 
     if problems.is_empty() {

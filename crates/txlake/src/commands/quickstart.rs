@@ -59,7 +59,9 @@ pub async fn run(dir: &Path, listen: Option<&str>, quiet: bool) -> anyhow::Resul
     println!("  txlake metrics show --config {shown} nps --group-by segment --grain month");
     println!("  txlake query --config {shown} \"SELECT segment, count(*) FROM tx.customers GROUP BY segment\"");
     let Some(listen) = listen else {
-        println!("  txlake serve --config {shown}    # the REST API, and the OData feed at /odata for Power BI / Excel");
+        println!(
+            "  txlake serve --config {shown}    # the REST API, and the OData feed at /odata for Power BI / Excel"
+        );
         return Ok(ExitCode::SUCCESS);
     };
     let banner = |address: std::net::SocketAddr| {
@@ -71,7 +73,9 @@ pub async fn run(dir: &Path, listen: Option<&str>, quiet: bool) -> anyhow::Resul
         println!("  {base}/api/v1/metrics/nps?group_by=segment         NPS by segment (JSON)");
         println!("  {base}/api/v1/metrics/nps?group_by=segment&format=csv    … as CSV (Power BI: Get data → Web)");
         println!("  {base}/api/v1/metrics/tx_scorecard?grain=quarter   the TX scorecard by quarter");
-        println!("  {base}/odata                                       OData feed for Power BI / Excel (Get data → OData feed)");
+        println!(
+            "  {base}/odata                                       OData feed for Power BI / Excel (Get data → OData feed)"
+        );
         println!("  curl -s '{base}/api/v1/metrics/csat?group_by=touchpoint&order_by=-csat'");
         println!("Ctrl-C stops it; `txlake serve --config {shown}` starts it again.");
     };
