@@ -119,6 +119,65 @@ fn status_bytes(field: &str) -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// CPU time read from `/proc` (Linux): this process's, and the whole machine's split into
+/// busy, idle and stolen (by the hypervisor, for other guests), so a benchmark can say how
+/// much of the machine it used and how much the host took away.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct CpuTimes {
+    /// This process: user + system seconds.
+    pub process: f64,
+    /// The machine: seconds busy, idle (idle + iowait) and stolen, summed over the cores.
+    pub busy: f64,
+    pub idle: f64,
+    pub steal: f64,
+}
+
+impl CpuTimes {
+    /// Now, or `None` off Linux.
+    pub fn now() -> Option<Self> {
+        // /proc reports clock ticks of USER_HZ, which Linux fixes at 100 for user space.
+        const TICK: f64 = 0.01;
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        // The fields after the command name, which is in parentheses and may hold spaces.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let process = (fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?) as f64 * TICK;
+        let machine = std::fs::read_to_string("/proc/stat").ok()?;
+        let ticks: Vec<u64> =
+            machine.lines().next()?.split_whitespace().skip(1).map(|v| v.parse().unwrap_or(0)).collect();
+        let at = |i: usize| ticks.get(i).copied().unwrap_or(0) as f64 * TICK;
+        // user nice system idle iowait irq softirq steal
+        Some(Self {
+            process,
+            busy: at(0) + at(1) + at(2) + at(5) + at(6),
+            idle: at(3) + at(4),
+            steal: at(7),
+        })
+    }
+
+    /// The time spent between `earlier` and `self`.
+    pub fn since(&self, earlier: &Self) -> Self {
+        Self {
+            process: self.process - earlier.process,
+            busy: self.busy - earlier.busy,
+            idle: self.idle - earlier.idle,
+            steal: self.steal - earlier.steal,
+        }
+    }
+
+    /// One line for a report over `seconds` of wall clock.
+    pub fn describe(&self, seconds: f64) -> String {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let total = (self.busy + self.idle + self.steal).max(f64::EPSILON);
+        format!(
+            "{:.2} s ({:.2} of {cores} cores); the machine meanwhile {:.0} % idle, {:.0} % stolen by the host",
+            self.process,
+            self.process / seconds,
+            self.idle / total * 100.0,
+            self.steal / total * 100.0
+        )
+    }
+}
+
 pub(super) fn folder_size(path: &std::path::Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(path) else { return 0 };
     entries
