@@ -135,23 +135,21 @@ pub(super) struct CpuTimes {
 impl CpuTimes {
     /// Now, or `None` off Linux.
     pub fn now() -> Option<Self> {
+        Self::parse(&std::fs::read_to_string("/proc/self/stat").ok()?, &std::fs::read_to_string("/proc/stat").ok()?)
+    }
+
+    /// From the text of `/proc/self/stat` and `/proc/stat`.
+    fn parse(stat: &str, machine: &str) -> Option<Self> {
         // /proc reports clock ticks of USER_HZ, which Linux fixes at 100 for user space.
         const TICK: f64 = 0.01;
-        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
         // The fields after the command name, which is in parentheses and may hold spaces.
         let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
         let process = (fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?) as f64 * TICK;
-        let machine = std::fs::read_to_string("/proc/stat").ok()?;
         let ticks: Vec<u64> =
             machine.lines().next()?.split_whitespace().skip(1).map(|v| v.parse().unwrap_or(0)).collect();
         let at = |i: usize| ticks.get(i).copied().unwrap_or(0) as f64 * TICK;
         // user nice system idle iowait irq softirq steal
-        Some(Self {
-            process,
-            busy: at(0) + at(1) + at(2) + at(5) + at(6),
-            idle: at(3) + at(4),
-            steal: at(7),
-        })
+        Some(Self { process, busy: at(0) + at(1) + at(2) + at(5) + at(6), idle: at(3) + at(4), steal: at(7) })
     }
 
     /// The time spent between `earlier` and `self`.
@@ -450,4 +448,27 @@ async fn api(
         let _ = std::fs::remove_dir_all(&dir);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_times_read_the_process_and_the_machine_from_proc() {
+        let stat = "4242 (tx lake) (x)) R 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 9";
+        let machine = "cpu  1000 10 200 5000 100 5 5 300 0 0\ncpu0 500 5 100 2500 50 2 3 150 0 0\n";
+        let t = CpuTimes::parse(stat, machine).expect("parses");
+        assert!((t.process - 3.0).abs() < 1e-9, "{t:?}");
+        assert!((t.busy - 12.2).abs() < 1e-9 && (t.idle - 51.0).abs() < 1e-9 && (t.steal - 3.0).abs() < 1e-9, "{t:?}");
+        let later = CpuTimes { process: 5.0, busy: 22.2, idle: 56.0, steal: 8.0 };
+        let d = later.since(&t);
+        assert!((d.process - 2.0).abs() < 1e-9);
+        let line = d.describe(1.0);
+        assert!(line.contains("25 % idle") && line.contains("25 % stolen"), "{line}");
+        assert!(CpuTimes::parse("no parenthesis", machine).is_none());
+        if cfg!(target_os = "linux") {
+            assert!(CpuTimes::now().is_some());
+        }
+    }
 }
