@@ -807,4 +807,3 @@ mod tests {
         assert!(is_empty_token(" None "));
     }
 }
-
