@@ -49,6 +49,7 @@ pub static EMBEDDED_SQL: &[(&str, &str)] = &[
     embed!("sql/model/employees.sql"),
     embed!("sql/model/learning.sql"),
     embed!("sql/model/revenue.sql"),
+    embed!("sql/model/survey_answers.sql"),
     embed!("sql/model/surveys.sql"),
     embed!("sql/model/tickets.sql"),
     embed!("sql/model/touchpoint_targets.sql"),

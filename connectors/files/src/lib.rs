@@ -1,0 +1,1 @@
+//! The `files` connector (work in progress in this commit: filled in by the next ones).

@@ -1,0 +1,1 @@
+//! The `qualtrics` connector (work in progress in this commit: filled in by the next ones).
