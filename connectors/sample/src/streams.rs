@@ -249,7 +249,7 @@ impl StreamKind {
 
 /// The full catalog of the sample connector (the same for every configuration).
 pub fn catalog() -> Catalog {
-    Catalog { streams: StreamKind::ALL.into_iter().map(StreamKind::descriptor).collect() }
+    Catalog { streams: StreamKind::ALL.into_iter().map(StreamKind::descriptor).collect(), questions: Vec::new() }
 }
 
 /// The Arrow type of every timestamp: microseconds, UTC.

@@ -134,7 +134,7 @@ pub fn descriptor(stream: &AirbyteStream) -> Result<StreamDescriptor, ConnectorE
 
 /// The txlake catalog of the source's streams.
 pub fn to_catalog(streams: &[AirbyteStream]) -> Result<Catalog, ConnectorError> {
-    Ok(Catalog { streams: streams.iter().map(descriptor).collect::<Result<_, _>>()? })
+    Ok(Catalog { streams: streams.iter().map(descriptor).collect::<Result<_, _>>()?, questions: Vec::new() })
 }
 
 /// The `ConfiguredAirbyteCatalog` for a read: each chosen stream as the source described

@@ -102,6 +102,29 @@ impl StreamDescriptor {
 pub struct Catalog {
     /// The streams, in the connector's order.
     pub streams: Vec<StreamDescriptor>,
+    /// For survey sources: the questions of every survey, so a survey mapping
+    /// (`survey_mapping` in txlake.toml) can be written from `txlake connectors discover`.
+    /// Empty for other sources.
+    pub questions: Vec<SurveyQuestion>,
+}
+
+/// One question of a survey, as a survey source describes it at discover.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SurveyQuestion {
+    /// The survey (form) id in the tool.
+    pub survey_id: String,
+    /// The survey's title.
+    pub survey_title: String,
+    /// The question's id as answers name it: the `field` of `tx.survey_answers` and the key
+    /// a survey mapping uses (a Typeform field ref, a SurveyMonkey question id, a Qualtrics QID,
+    /// a file's column).
+    pub field: String,
+    /// The question's text.
+    pub question: String,
+    /// The tool's type of the question (`opinion_scale`, `nps`, `rating`, `matrix`, `int`, …).
+    pub kind: String,
+    /// The lowest and highest answer of a numeric scale, when the question has one.
+    pub scale: Option<(i64, i64)>,
 }
 
 impl Catalog {

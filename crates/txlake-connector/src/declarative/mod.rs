@@ -221,7 +221,7 @@ impl Connector for DeclarativeConnector {
                 default_mode,
             });
         }
-        Ok(Catalog { streams })
+        Ok(Catalog { streams, questions: Vec::new() })
     }
 
     async fn read(&self, request: ReadRequest) -> Result<MessageStream> {
