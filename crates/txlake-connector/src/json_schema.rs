@@ -9,6 +9,7 @@
 //! | `number` | `Float64` |
 //! | `boolean` | `Boolean` |
 //! | `object` with `properties` | `Struct` of those properties |
+//! | `object` without `properties` whose `additionalProperties` is a primitive schema (`{type: string}`) | `Map<Utf8, that type>`, entries named as Delta names them (`key_value`: `key`, `value`), for objects whose keys vary by record (Typeform's hidden fields, SurveyMonkey's custom variables) |
 //! | `array` with `items` | `List` of the item type, the item field named `element` as in Parquet and Delta (`List<Utf8>` without `items`) |
 //! | no `type`, or only `null` | `Utf8` |
 //! | several primitive types (`["string", "integer"]`) | `Utf8`; only `integer` and `number`: `Float64` |
@@ -91,7 +92,11 @@ fn data_type(path: &str, schema: &Value) -> Result<Option<(DataType, bool)>, Con
     }
     let (types, nullable) = type_names(path, schema)?;
     match types.as_slice() {
-        [] if schema.get("properties").is_some() => Ok(object(path, schema)?.map(|t| (t, true))),
+        [] if schema.get("properties").is_some()
+            || schema.get("additionalProperties").is_some_and(Value::is_object) =>
+        {
+            Ok(object(path, schema)?.map(|t| (t, true)))
+        }
         [] if schema.get("items").is_some() => Ok(array(path, schema)?.map(|t| (t, true))),
         [] => Ok(Some((DataType::Utf8, true))),
         [single] => Ok(single_type(path, single, schema)?.map(|t| (t, nullable))),
@@ -138,10 +143,32 @@ fn single_type(path: &str, name: &str, schema: &Value) -> Result<Option<DataType
     }))
 }
 
-/// A `Struct` of the properties, or `None` when none can be represented.
+/// A `Struct` of the properties, a `Map` when there are none but `additionalProperties`
+/// gives the values' primitive type, or `None` when nothing can be represented.
 fn object(path: &str, schema: &Value) -> Result<Option<DataType>, ConnectorError> {
+    if schema.get("properties").is_none()
+        && let Some(values) = schema.get("additionalProperties").filter(|v| v.is_object())
+    {
+        return map(path, values);
+    }
     let fields = object_fields(path, schema)?;
     Ok((!fields.is_empty()).then(|| DataType::Struct(Fields::from(fields))))
+}
+
+/// The names Delta (and so the lake) gives a map's entries, its keys and its values: a map
+/// written under other names would read back as another type.
+const MAP_ENTRIES: &str = "key_value";
+
+/// `Map<Utf8, V>` for an object whose keys vary and whose values have the primitive schema
+/// `values`; `None` when the values are objects or arrays (no faithful Arrow type for them
+/// in a map decoded from JSON).
+fn map(path: &str, values: &Value) -> Result<Option<DataType>, ConnectorError> {
+    let Some((value_type, _)) = data_type(&format!("{path}.*"), values)? else { return Ok(None) };
+    if value_type.is_nested() {
+        return Ok(None);
+    }
+    let entries = Fields::from(vec![Field::new("key", DataType::Utf8, false), Field::new("value", value_type, true)]);
+    Ok(Some(DataType::Map(Arc::new(Field::new(MAP_ENTRIES, DataType::Struct(entries), false)), false)))
 }
 
 /// The name of a list's item field: Parquet's and Delta's (`element`), so a table read
@@ -307,6 +334,56 @@ mod tests {
         assert!(field(json!({"type": "object"})).is_none());
         assert!(field(json!({"type": "object", "properties": {"x": {"type": "object"}}})).is_none());
         assert!(field(json!({"type": "array", "items": {"type": "object"}})).is_none());
+    }
+
+    #[test]
+    fn objects_with_only_additional_properties_become_maps() {
+        let hidden = json!({"type": ["object", "null"], "additionalProperties": {"type": "string"}});
+        let f = field(hidden).unwrap();
+        assert!(f.is_nullable());
+        let DataType::Map(entries, sorted) = f.data_type() else { panic!("a map: {f:?}") };
+        assert!(!sorted);
+        assert_eq!(entries.name(), "key_value");
+        let DataType::Struct(kv) = entries.data_type() else { panic!("entries are a struct") };
+        assert_eq!((kv[0].name().as_str(), kv[0].data_type()), ("key", &DataType::Utf8));
+        assert_eq!((kv[1].name().as_str(), kv[1].data_type()), ("value", &DataType::Utf8));
+        let DataType::Map(entries, _) = data_type_of(json!({"additionalProperties": {"type": "integer"}})) else {
+            panic!("a map without `type`")
+        };
+        assert!(matches!(entries.data_type(), DataType::Struct(kv) if kv[1].data_type() == &DataType::Int64));
+        // Values that are objects have no faithful type; `additionalProperties: true` says nothing.
+        assert!(field(json!({"type": "object", "additionalProperties": {"type": "object"}})).is_none());
+        assert!(field(json!({"type": "object", "additionalProperties": true})).is_none());
+    }
+
+    #[test]
+    fn maps_decode_from_json_objects_with_any_keys() {
+        use arrow::array::Array as _;
+
+        let schema = Arc::new(
+            arrow_schema(&json!({"properties": {
+                "id": {"type": "string"},
+                "hidden": {"type": ["object", "null"], "additionalProperties": {"type": "string"}}
+            }}))
+            .unwrap(),
+        );
+        let rows = br#"{"id": "a", "hidden": {"utm_source": "newsletter", "ticket": "35436"}}
+{"id": "b", "hidden": {}}
+{"id": "c"}
+{"id": "d", "hidden": {"plan": null}}"#;
+        let mut reader = arrow::json::ReaderBuilder::new(schema).build(&rows[..]).unwrap();
+        let batch = reader.next().unwrap().unwrap();
+        let hidden = batch.column_by_name("hidden").unwrap();
+        let map = hidden.as_any().downcast_ref::<arrow::array::MapArray>().unwrap();
+        assert_eq!(map.value_length(0), 2);
+        assert_eq!(map.value_length(1), 0);
+        assert!(map.is_null(2));
+        let keys = map.keys().as_any().downcast_ref::<arrow::array::StringArray>().unwrap();
+        let values = map.values().as_any().downcast_ref::<arrow::array::StringArray>().unwrap();
+        assert_eq!((keys.value(0), values.value(0)), ("utm_source", "newsletter"));
+        assert_eq!((keys.value(1), values.value(1)), ("ticket", "35436"));
+        assert_eq!(keys.value(2), "plan");
+        assert!(values.is_null(2));
     }
 
     #[test]
