@@ -12,6 +12,7 @@ use serde_json::Value;
 use txlake_connector::StreamMode;
 
 use crate::error::{Result, SyncError};
+use crate::survey_mapping::SurveyMapping;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -228,6 +229,11 @@ pub struct ConnectionConfig {
     /// `full_refresh`, `incremental_append` or `incremental_dedupe`.
     #[serde(default)]
     pub modes: BTreeMap<String, StreamMode>,
+    /// For survey sources: which questions are NPS, eNPS, CSAT, CES or CSI and which fields
+    /// name the respondent, touchpoint, channel and ticket. Written inline, or as the path of
+    /// a TOML file (relative to this file) holding the same keys.
+    #[serde(default)]
+    pub survey_mapping: Option<SurveyMapping>,
 }
 
 fn empty_object() -> Value {
@@ -252,9 +258,14 @@ impl TxlakeConfig {
         let config_error = |message: String| SyncError::Config { path: path.to_path_buf(), message };
         let raw: toml::Value = toml::from_str(text).map_err(|e| config_error(e.to_string()))?;
         let json = serde_json::to_value(raw).map_err(|e| config_error(e.to_string()))?;
-        let json = interpolate(json, "", env).map_err(config_error)?;
-        let mut config: TxlakeConfig = serde_json::from_value(json).map_err(|e| config_error(e.to_string()))?;
+        let mut json = interpolate(json, "", env).map_err(config_error)?;
+        inline_mapping_files(&mut json, &base_dir, env).map_err(config_error)?;
+        let mut config: TxlakeConfig = serde_path_to_error::deserialize(json).map_err(|e| {
+            let at = e.path().to_string();
+            config_error(if at == "." { e.inner().to_string() } else { format!("`{at}`: {}", e.inner()) })
+        })?;
         config.base_dir = base_dir;
+        config.check_survey_mappings().map_err(|problems| config_error(problems.join("; ")))?;
         for name in config.connections.keys() {
             if RESERVED_SCHEMAS.contains(&name.as_str()) {
                 return Err(config_error(format!(
@@ -269,6 +280,33 @@ impl TxlakeConfig {
             }
         }
         Ok(config)
+    }
+
+    /// Checks every connection's survey mapping, and that the connections it refers to exist.
+    fn check_survey_mappings(&self) -> std::result::Result<(), Vec<String>> {
+        let mut problems = Vec::new();
+        for (name, connection) in &self.connections {
+            let Some(mapping) = &connection.survey_mapping else { continue };
+            let at = format!("connections.{name}.survey_mapping");
+            if let Err(more) = mapping.check(&at) {
+                problems.extend(more);
+            }
+            let references = [
+                ("respondent.connection", mapping.respondent.connection.as_ref()),
+                ("ticket.connection", mapping.ticket.as_ref().map(|t| &t.connection)),
+            ];
+            for (key, reference) in references {
+                if let Some(other) = reference
+                    && !self.connections.contains_key(other)
+                {
+                    problems.push(format!(
+                        "`{at}.{key}` is `{other}`, which is not a connection of this file; connections: {}",
+                        self.connections.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ));
+                }
+            }
+        }
+        if problems.is_empty() { Ok(()) } else { Err(problems) }
     }
 
     /// The connection of that name.
@@ -302,6 +340,33 @@ fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_lowercase())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// Reads `survey_mapping = "file.toml"` of each connection into the connection, so the
+/// mapping may live in a file beside txlake.toml (with `${VAR}` references like the config).
+fn inline_mapping_files(
+    json: &mut Value,
+    base_dir: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> std::result::Result<(), String> {
+    let Some(connections) = json.get_mut("connections").and_then(Value::as_object_mut) else { return Ok(()) };
+    for (name, connection) in connections.iter_mut() {
+        let Some(slot) = connection.get_mut("survey_mapping") else { continue };
+        let Value::String(file) = slot else { continue };
+        let at = format!("connections.{name}.survey_mapping");
+        let path = base_dir.join(file.as_str());
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            format!(
+                "`{at}` names the file {}, which cannot be read ({e}); write the path relative to this config file",
+                path.display()
+            )
+        })?;
+        let raw: toml::Value = toml::from_str(&text)
+            .map_err(|e| format!("`{at}`: the mapping file {} is not valid TOML: {e}", path.display()))?;
+        let value = serde_json::to_value(raw).map_err(|e| format!("`{at}`: {e}"))?;
+        *slot = interpolate(value, &at, env)?;
+    }
+    Ok(())
 }
 
 /// Replaces `${VAR}` and `${VAR:-default}` in every string of `value`.
@@ -430,6 +495,52 @@ mod tests {
         assert!(err.contains("My-CRM"), "{err}");
         let err = parse("[connections.tx]\nconnector = \"x\"").unwrap_err().to_string();
         assert!(err.contains("reserved"), "{err}");
+    }
+
+    #[test]
+    fn survey_mappings_parse_inline_or_from_a_file_and_are_checked() {
+        let config = parse(
+            r#"
+            [connections.crm]
+            connector = "hubspot"
+            [connections.forms]
+            connector = "typeform"
+            [connections.forms.survey_mapping]
+            respondent = { field = "hidden.email", kind = "customer" }
+            ticket = { field = "hidden.ticket", connection = "crm" }
+            questions = { nps = { survey = "nps" } }
+            "#,
+        )
+        .unwrap();
+        let mapping = config.connections["forms"].survey_mapping.as_ref().unwrap();
+        assert_eq!(mapping.respondent.field, "hidden.email");
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("enps.toml"),
+            "stream = \"answers\"\nanswered_at = \"${COLUMN:-submitted}\"\nrespondent = { field = \"email\", kind = \"employee\" }\n[questions]\nscore = { survey = \"enps\" }\n",
+        )
+        .unwrap();
+        let text = "[connections.hr]\nconnector = \"files\"\nsurvey_mapping = \"enps.toml\"\n";
+        let env = |_: &str| None;
+        let config = TxlakeConfig::parse(text, Path::new("txlake.toml"), dir.path().to_path_buf(), &env).unwrap();
+        let mapping = config.connections["hr"].survey_mapping.as_ref().unwrap();
+        assert_eq!(mapping.answered_at.as_deref(), Some("submitted"));
+
+        let err =
+            parse("[connections.hr]\nconnector = \"files\"\nsurvey_mapping = \"nope.toml\"").unwrap_err().to_string();
+        assert!(err.contains("connections.hr.survey_mapping") && err.contains("nope.toml"), "{err}");
+        let err = parse(
+            "[connections.f]\nconnector = \"typeform\"\n[connections.f.survey_mapping]\nrespondent = { field = \"id\", kind = \"customer\", connection = \"crm\" }\nquestions = { q = { survey = \"nps\", scale = [1, 10] } }",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("respondent.connection") && err.contains("`crm`"), "{err}");
+        assert!(err.contains("questions.q") && err.contains("rescale = true"), "{err}");
+        let err = parse("[connections.f]\nconnector = \"typeform\"\n[connections.f.survey_mapping]\nrespondent = { field = \"e\", kind = \"customer\" }\nquestions = { q = { survey = \"nsp\" } }")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("connections.f.survey_mapping.questions.q.survey") && err.contains("nsp"), "{err}");
     }
 
     #[test]

@@ -51,6 +51,14 @@ pub enum SyncError {
         #[source]
         source: txlake_lake::LakeError,
     },
+    /// The connection's survey mapping disagrees with the questions its source describes.
+    #[error("connection `{connection}`: {message}")]
+    SurveyMapping {
+        /// The connection.
+        connection: String,
+        /// Every disagreement, naming the question, both scales and the fix.
+        message: String,
+    },
     /// The connector broke the protocol (a bug in the connector).
     #[error("connection `{connection}`: connector `{connector}` broke the protocol: {message}")]
     Protocol {

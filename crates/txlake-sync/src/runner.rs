@@ -6,6 +6,11 @@
 //! stream commits what is left with its last state; full-refresh streams replace their table
 //! in that one final commit. On an error nothing more is committed, so each table stays at
 //! its last commit and the next run resumes from the state stored there.
+//!
+//! A connector may give up on one stream (`StreamFailed`): that stream's pending records are
+//! dropped and it commits nothing more, the other streams finish and commit, and the run
+//! ends `failed` naming the stream. `ReplaceRows` makes a stream's next commit also remove
+//! the stored rows of a re-read source (a re-uploaded file), atomically with its new rows.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -120,11 +125,16 @@ struct StreamRun {
     records: u64,
     bytes: u64,
     commits: u64,
+    warnings: u64,
+    /// Why the connector gave up on this stream ([`Message::StreamFailed`]); nothing more is
+    /// committed for it.
+    failed: Option<String>,
 }
 
 impl StreamRun {
     fn commit_due(&self, policy: &CommitPolicy) -> bool {
         let pending = self.table.pending_rows();
+        // A replacement with no rows yet (the file is now empty) waits for the final commit.
         pending > 0
             && (pending >= policy.commit_rows
                 || (self.mode == StreamMode::IncrementalDedupe && self.table.pending_bytes() >= policy.commit_bytes)
@@ -201,6 +211,11 @@ async fn sync_locked(
     let connector =
         registry.resolve_validated(&connection.connector, &connection.config).await.map_err(connector_error)?;
     let catalog = connector.discover(&connection.config).await.map_err(connector_error)?;
+    if let Some(mapping) = &connection.survey_mapping {
+        mapping.check_questions(&format!("connections.{name}.survey_mapping"), &catalog.questions).map_err(
+            |problems| SyncError::SurveyMapping { connection: name.to_string(), message: problems.join("; ") },
+        )?;
+    }
     let names = connection.streams.clone().unwrap_or_else(|| catalog.names());
     let unknown_stream = |stream: &str| {
         connector_error(ConnectorError::UnknownStream {
@@ -267,6 +282,8 @@ async fn sync_locked(
                 records: 0,
                 bytes: 0,
                 commits: 0,
+                warnings: 0,
+                failed: None,
             },
         );
     }
@@ -277,7 +294,8 @@ async fn sync_locked(
         Err(e) => Ending::Failed(e.to_string()),
     };
 
-    let (status, error) = match ending {
+    // How the run ended apart from the streams the connector gave up on.
+    let (ended, ended_error) = match ending {
         Ending::Completed => match finish(&mut runs, &run_id, observer).await {
             Ok(()) => (RunStatus::Succeeded, None),
             Err(e) => (RunStatus::Failed, Some(e.to_string())),
@@ -285,27 +303,46 @@ async fn sync_locked(
         Ending::Stopped | Ending::Aborted => (RunStatus::Cancelled, None),
         Ending::Failed(message) => (RunStatus::Failed, Some(message)),
     };
-    if status != RunStatus::Succeeded {
+    if ended != RunStatus::Succeeded {
         for run in runs.values_mut() {
             run.table.abort();
         }
     }
+    // A failed stream fails the run, after the other streams committed; the run's error
+    // names each one.
+    let failed: Vec<String> = runs
+        .iter()
+        .filter_map(|(stream, run)| run.failed.as_ref().map(|e| format!("stream `{stream}` failed: {e}")))
+        .collect();
+    let (status, error) = if failed.is_empty() {
+        (ended, ended_error.clone())
+    } else {
+        let status = if ended == RunStatus::Cancelled { RunStatus::Cancelled } else { RunStatus::Failed };
+        (status, Some(ended_error.iter().cloned().chain(failed).collect::<Vec<_>>().join("; ")))
+    };
 
     let finished_at = Utc::now();
     let records: Vec<RunRecord> = runs
         .iter()
-        .map(|(stream, run)| RunRecord {
-            run_id: run_id.clone(),
-            connection: name.to_string(),
-            stream: stream.clone(),
-            mode: run.mode.to_string(),
-            started_at,
-            finished_at,
-            status,
-            records: run.records,
-            bytes: run.bytes,
-            commits: run.commits,
-            error: error.clone(),
+        .map(|(stream, run)| {
+            let (status, error) = match &run.failed {
+                Some(e) => (RunStatus::Failed, Some(e.clone())),
+                None => (ended, ended_error.clone()),
+            };
+            RunRecord {
+                run_id: run_id.clone(),
+                connection: name.to_string(),
+                stream: stream.clone(),
+                mode: run.mode.to_string(),
+                started_at,
+                finished_at,
+                status,
+                records: run.records,
+                bytes: run.bytes,
+                commits: run.commits,
+                error,
+                warnings: run.warnings,
+            }
         })
         .collect();
     for record in &records {
@@ -353,15 +390,12 @@ async fn pump(
             Some(Err(e)) => return Ending::Failed(e.to_string()),
             Some(Ok(Message::Batch { stream, batch })) => {
                 let Some(run) = runs.get_mut(&stream) else {
-                    return Ending::Failed(
-                        SyncError::Protocol {
-                            connection: connection.to_string(),
-                            connector: connector.to_string(),
-                            message: format!("it sent records for stream `{stream}`, which was not asked for"),
-                        }
-                        .to_string(),
-                    );
+                    return unasked(connection, connector, "records", &stream);
                 };
+                if run.failed.is_some() {
+                    // The connector gave up on the stream; nothing more of it is committed.
+                    continue;
+                }
                 let rows = batch.num_rows() as u64;
                 if let Err(e) = run.table.write(batch).await {
                     return Ending::Failed(e.to_string());
@@ -370,13 +404,18 @@ async fn pump(
             }
             Some(Ok(Message::State { stream, state })) => {
                 let Some(run) = runs.get_mut(&stream) else {
-                    return Ending::Failed(format!(
-                        "connector `{connector}` sent state for stream `{stream}`, which was not asked for"
-                    ));
+                    return unasked(connection, connector, "state", &stream);
                 };
+                if run.failed.is_some() {
+                    continue;
+                }
                 run.state_is_new |= run.state.as_ref() != Some(&state);
                 run.state = Some(state);
-                let due = if stopping { run.table.pending_rows() > 0 } else { run.commit_due(&options.policy) };
+                let due = if stopping {
+                    run.table.pending_rows() > 0 || run.table.has_replacements()
+                } else {
+                    run.commit_due(&options.policy)
+                };
                 if run.mode != StreamMode::FullRefresh
                     && due
                     && let Err(e) = run.commit(run_id, &stream, observer).await
@@ -384,20 +423,62 @@ async fn pump(
                     return Ending::Failed(e.to_string());
                 }
             }
+            Some(Ok(Message::StreamFailed { stream, error })) => {
+                let Some(run) = runs.get_mut(&stream) else {
+                    return unasked(connection, connector, "a failure", &stream);
+                };
+                // Its table stays at the last commit, and so does its state.
+                run.table.abort();
+                observer.log(
+                    LogLevel::Warn,
+                    &format!("{}: the read failed, nothing more is committed for it: {error}", run.table.name()),
+                );
+                run.failed.get_or_insert(error);
+            }
+            Some(Ok(Message::ReplaceRows { stream, column, value })) => {
+                let Some(run) = runs.get_mut(&stream) else {
+                    return unasked(connection, connector, "a row replacement", &stream);
+                };
+                if run.failed.is_none() {
+                    run.table.replace_rows(&column, &value);
+                }
+            }
+            Some(Ok(Message::Warnings { stream, count })) => {
+                let Some(run) = runs.get_mut(&stream) else {
+                    return unasked(connection, connector, "warnings", &stream);
+                };
+                run.warnings += count;
+            }
             Some(Ok(Message::Log { level, message })) => observer.log(level, &message),
             Some(Ok(Message::Progress { done, total, .. })) => observer.progress(done, total),
         }
     }
 }
 
-/// The final commit of every stream after the connector ended normally.
+/// The run's end when the connector sent `what` about a stream it was not asked for.
+fn unasked(connection: &str, connector: &str, what: &str, stream: &str) -> Ending {
+    Ending::Failed(
+        SyncError::Protocol {
+            connection: connection.to_string(),
+            connector: connector.to_string(),
+            message: format!("it sent {what} for stream `{stream}`, which was not asked for"),
+        }
+        .to_string(),
+    )
+}
+
+/// The final commit of every stream after the connector ended normally; streams the
+/// connector gave up on stay at their last commit.
 async fn finish(
     runs: &mut BTreeMap<String, StreamRun>,
     run_id: &str,
     observer: &dyn Observer,
 ) -> txlake_lake::Result<()> {
-    for (stream, run) in runs.iter_mut() {
-        let needed = run.mode == StreamMode::FullRefresh || run.table.pending_rows() > 0 || run.state_is_new;
+    for (stream, run) in runs.iter_mut().filter(|(_, run)| run.failed.is_none()) {
+        let needed = run.mode == StreamMode::FullRefresh
+            || run.table.pending_rows() > 0
+            || run.state_is_new
+            || run.table.has_replacements();
         if needed {
             run.commit(run_id, stream, observer).await?;
         }
