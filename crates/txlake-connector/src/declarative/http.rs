@@ -1,7 +1,9 @@
 //! The HTTP side of a declarative connector: authentication (API key, bearer, basic, OAuth 2
 //! refresh token), a request-rate ceiling, retries of 429/5xx/transport failures with
-//! `Retry-After` or exponential backoff with jitter under a per-read budget, and the
-//! manifest's rules for errors that arrive as 200.
+//! `Retry-After` or exponential backoff with jitter under a per-read budget, the
+//! manifest's rules for errors that arrive as 200, and the request quotas an API reports in
+//! headers (a daily budget: reported at the end of a read, and a 429 once it is spent fails
+//! at once instead of waiting hours).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -12,7 +14,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
-use super::manifest::{Auth, ErrorKind, ErrorRule, Method, Retry};
+use super::manifest::{Auth, ErrorKind, ErrorRule, Method, Quota, Retry};
 use super::template::{Templates, context};
 use crate::error::ConnectorError;
 
@@ -66,23 +68,69 @@ pub struct Http {
     rules: Vec<ErrorRule>,
     templates: Arc<Templates>,
     config: Value,
+    quotas: Vec<Quota>,
+    /// The last reading of each quota, in the order of `quotas`.
+    readings: std::sync::Mutex<Vec<Option<QuotaReading>>>,
+}
+
+/// What the headers of the last response said about one quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaReading {
+    /// The quota's size, when the API says.
+    pub limit: Option<u64>,
+    /// Requests left.
+    pub remaining: u64,
+    /// When it resets, when the API says.
+    pub resets_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Http {
     /// Renders the credentials and builds the client.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         auth: Option<&Auth>,
         retry: Retry,
         requests_per_second: Option<f64>,
         timeout: Duration,
         rules: Vec<ErrorRule>,
+        quotas: Vec<Quota>,
         templates: Arc<Templates>,
         config: &Value,
     ) -> Result<Self, ConnectorError> {
         let ctx = context(&serde_json::json!({ "config": config }));
         let render = |t: &str, key: &str| templates.render(t, &ctx, &format!("requester.auth.{key}"));
+        let auth = match auth {
+            Some(Auth::Select { options }) => {
+                let mut chosen = None;
+                for (i, option) in options.iter().enumerate() {
+                    let applies = match &option.when {
+                        Some(when) => templates.condition(when, &ctx, &format!("requester.auth.options[{i}].when"))?,
+                        None => true,
+                    };
+                    if applies {
+                        chosen = Some(option.auth.as_ref());
+                        break;
+                    }
+                }
+                let conditions: Vec<&str> = options.iter().filter_map(|o| o.when.as_deref()).collect();
+                Some(chosen.ok_or_else(|| ConnectorError::InvalidConfig {
+                    connector: String::new(),
+                    issues: vec![crate::ConfigIssue {
+                        path: "config".into(),
+                        message: format!(
+                            "no way to authenticate is configured: set the settings one of these needs: {}",
+                            conditions.join("; ")
+                        ),
+                    }],
+                })?)
+            }
+            other => other,
+        };
         let credentials = match auth {
             None => Credentials::None,
+            Some(Auth::Select { .. }) => {
+                return Err(ConnectorError::Internal("requester.auth: a `select` option is itself `select`".into()));
+            }
             Some(Auth::ApiKey { value, header, param, prefix }) => {
                 let key = render(value, "value")?;
                 match (header, param) {
@@ -148,9 +196,40 @@ impl Http {
             rules,
             templates,
             config: config.clone(),
+            readings: std::sync::Mutex::new(vec![None; quotas.len()]),
+            quotas,
         })
     }
 
+    /// The last reading of every quota the API reported, with its definition.
+    pub fn quota_readings(&self) -> Vec<(Quota, QuotaReading)> {
+        let readings = self.readings.lock().unwrap_or_else(|p| p.into_inner());
+        self.quotas.iter().cloned().zip(readings.iter().copied()).filter_map(|(q, r)| Some((q, r?))).collect()
+    }
+
+    /// Remembers what a response's headers say about the quotas.
+    fn observe_quotas(&self, headers: &HeaderMap) {
+        if self.quotas.is_empty() {
+            return;
+        }
+        let mut readings = self.readings.lock().unwrap_or_else(|p| p.into_inner());
+        for (quota, reading) in self.quotas.iter().zip(readings.iter_mut()) {
+            if let Some(now) = quota_reading(quota, headers, chrono::Utc::now()) {
+                *reading = Some(now);
+            }
+        }
+    }
+
+    /// When a 429 comes with a spent quota (by its own headers, or the last ones seen): the
+    /// error that ends the read, instead of a retry that would wait for hours.
+    fn spent_quota(&self, headers: &HeaderMap, url: &str) -> Option<ConnectorError> {
+        let readings = self.readings.lock().unwrap_or_else(|p| p.into_inner());
+        let now = chrono::Utc::now();
+        self.quotas.iter().zip(readings.iter()).find_map(|(quota, last)| {
+            let reading = quota_reading(quota, headers, now).or(*last)?;
+            (reading.remaining == 0).then(|| ConnectorError::Source(spent_message(quota, &reading, url, now)))
+        })
+    }
     /// Retries spent so far in this read.
     pub fn retries_used(&self) -> u32 {
         self.retries_used.load(Ordering::Relaxed)
@@ -172,6 +251,12 @@ impl Http {
                 Ok(response) => {
                     let status = response.status();
                     let headers = response.headers().clone();
+                    if status.as_u16() == 429
+                        && let Some(spent) = self.spent_quota(&headers, &shown_url)
+                    {
+                        return Err(spent);
+                    }
+                    self.observe_quotas(&headers);
                     let body = match response.bytes().await {
                         Ok(b) => b,
                         Err(e) => {
@@ -362,6 +447,66 @@ impl Http {
     }
 }
 
+/// A quota's reading from response headers, or `None` when they do not carry it.
+pub fn quota_reading(quota: &Quota, headers: &HeaderMap, now: chrono::DateTime<chrono::Utc>) -> Option<QuotaReading> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let remaining = header(&quota.remaining_header)?.parse::<f64>().ok()?.max(0.0) as u64;
+    let limit = quota.limit_header.as_deref().and_then(header).and_then(|v| v.parse::<f64>().ok()).map(|v| v as u64);
+    let resets_at = quota.reset_header.as_deref().and_then(header).and_then(|text| reset_time(text, now));
+    Some(QuotaReading { limit, remaining, resets_at })
+}
+
+/// A reset header: seconds from now, a unix time (past 2001), or an HTTP or RFC 3339 date.
+fn reset_time(text: &str, now: chrono::DateTime<chrono::Utc>) -> Option<chrono::DateTime<chrono::Utc>> {
+    if let Ok(number) = text.parse::<f64>() {
+        let seconds = number.max(0.0) as i64;
+        return if seconds > 1_000_000_000 {
+            chrono::DateTime::from_timestamp(seconds, 0)
+        } else {
+            Some(now + chrono::Duration::seconds(seconds))
+        };
+    }
+    chrono::DateTime::parse_from_rfc2822(text)
+        .or_else(|_| chrono::DateTime::parse_from_rfc3339(text))
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
+/// `4h 10m`, `35m`, `20s`.
+pub fn human_wait(wait: chrono::Duration) -> String {
+    let seconds = wait.num_seconds().max(0);
+    match (seconds / 3600, (seconds % 3600) / 60) {
+        (0, 0) => format!("{seconds}s"),
+        (0, m) => format!("{m}m"),
+        (h, m) => format!("{h}h {m}m"),
+    }
+}
+
+/// When a quota resets, for messages: ` in 4h 10m (at 2026-12-08T00:00:00Z)`, or nothing.
+pub fn reset_phrase(reading: &QuotaReading, now: chrono::DateTime<chrono::Utc>) -> String {
+    match reading.resets_at {
+        Some(at) => format!(
+            " in {} (at {})",
+            human_wait(at.signed_duration_since(now)),
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+        None => String::new(),
+    }
+}
+
+fn spent_message(quota: &Quota, reading: &QuotaReading, url: &str, now: chrono::DateTime<chrono::Utc>) -> String {
+    let size = reading.limit.map(|l| format!(" of {l} requests")).unwrap_or_default();
+    format!(
+        "429 from {url}: the API's `{}` request quota{size} is spent; it resets{}. Not retrying until then: \
+         what this read committed is kept, and the next sync after the reset resumes from the saved state",
+        quota.name,
+        match reset_phrase(reading, now) {
+            phrase if phrase.is_empty() => " when the API's quota period ends".to_string(),
+            phrase => phrase,
+        }
+    )
+}
+
 /// Books the next request slot of a rate limit: how long a request arriving at `now` waits,
 /// with `next` (the first free slot) moved one interval on.
 fn take_slot(next: &mut Instant, now: Instant, interval: Duration) -> Duration {
@@ -468,6 +613,34 @@ mod tests {
         assert_eq!(waits, (0..5).map(|i| interval * i).collect::<Vec<_>>());
         // A request after a quiet spell goes at once.
         assert_eq!(take_slot(&mut next, start + Duration::from_secs(5), interval), Duration::ZERO);
+    }
+
+    #[test]
+    fn quota_headers_are_read_and_a_spent_quota_is_explained() {
+        let quota = Quota {
+            name: "day".into(),
+            limit_header: Some("X-Ratelimit-App-Global-Day-Limit".into()),
+            remaining_header: "X-Ratelimit-App-Global-Day-Remaining".into(),
+            reset_header: Some("X-Ratelimit-App-Global-Day-Reset".into()),
+            warn_below: None,
+        };
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-07T19:50:00Z").unwrap().with_timezone(&chrono::Utc);
+        let mut headers = HeaderMap::new();
+        assert_eq!(quota_reading(&quota, &headers, now), None, "no headers, no reading");
+        headers.insert("x-ratelimit-app-global-day-limit", HeaderValue::from_static("500"));
+        headers.insert("x-ratelimit-app-global-day-remaining", HeaderValue::from_static("0"));
+        headers.insert("x-ratelimit-app-global-day-reset", HeaderValue::from_static("15000"));
+        let reading = quota_reading(&quota, &headers, now).unwrap();
+        assert_eq!((reading.limit, reading.remaining), (Some(500), 0));
+        assert_eq!(reading.resets_at.unwrap().to_rfc3339(), "2026-12-08T00:00:00+00:00", "seconds from now");
+        let text = spent_message(&quota, &reading, "https://api/v3/surveys", now);
+        assert!(text.contains("`day` request quota of 500 requests is spent"), "{text}");
+        assert!(text.contains("in 4h 10m (at 2026-12-08T00:00:00Z)") && text.contains("saved state"), "{text}");
+        headers.insert("x-ratelimit-app-global-day-reset", HeaderValue::from_static("1796688000"));
+        let at = quota_reading(&quota, &headers, now).unwrap().resets_at.unwrap();
+        assert_eq!(at.timestamp(), 1_796_688_000, "a unix time");
+        headers.insert("x-ratelimit-app-global-day-reset", HeaderValue::from_static("Tue, 08 Dec 2026 00:00:00 GMT"));
+        assert_eq!(quota_reading(&quota, &headers, now).unwrap().resets_at, reading.resets_at, "an HTTP date");
     }
 
     #[test]

@@ -35,6 +35,43 @@ pub struct Manifest {
     pub check: Option<Check>,
     /// The streams.
     pub streams: Vec<StreamDefinition>,
+    /// For survey tools: how discover lists every survey's questions (`Catalog.questions`).
+    #[serde(default)]
+    pub questions: Vec<Questions>,
+}
+
+/// One way of finding survey questions at discover: a stream read in full, and templates
+/// that turn each of its records (or each item of a list inside a record) into a question.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Questions {
+    /// The stream whose records describe the questions (read with its partitions).
+    pub stream: String,
+    /// A dotted path to the questions inside a record (`pages.questions`): every list met
+    /// on the way is walked, and each element at its end is `item`, the element one list up
+    /// (or the record) `parent`. Empty: each record is one `item`.
+    #[serde(default)]
+    pub each: String,
+    /// Keep only items for which this condition over `record`, `parent`, `item` holds.
+    #[serde(default)]
+    pub filter: Option<String>,
+    /// The survey's id (a template).
+    pub survey_id: String,
+    /// The survey's title (a template).
+    #[serde(default)]
+    pub survey_title: String,
+    /// The question's id as answers name it: `tx.survey_answers.field` (a template).
+    pub field: String,
+    /// The question's text (a template).
+    pub question: String,
+    /// The tool's type of the question (a template).
+    pub kind: String,
+    /// The lowest answer of a numeric scale (a template rendering an integer; empty: none).
+    #[serde(default)]
+    pub scale_min: Option<String>,
+    /// The highest answer of a numeric scale (a template rendering an integer; empty: none).
+    #[serde(default)]
+    pub scale_max: Option<String>,
 }
 
 fn one() -> u32 {
@@ -71,6 +108,34 @@ pub struct Requester {
     /// How many window slices or partitions are fetched at once.
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
+    /// Request quotas the API reports in response headers (a daily budget): logged at the
+    /// end of a read, and a 429 with a spent quota fails the read at once.
+    #[serde(default)]
+    pub quota: Vec<Quota>,
+}
+
+/// A request budget an API reports in headers of every response (SurveyMonkey:
+/// `X-Ratelimit-App-Global-Day-Remaining`). The remaining budget is logged at the end of a
+/// read (a warning when low); a 429 while it is 0 is not retried but fails the read naming
+/// the quota and when it resets, since waiting hours for it would only hold the sync.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quota {
+    /// What the quota is called in messages (`day`).
+    pub name: String,
+    /// The header carrying the quota's size.
+    #[serde(default)]
+    pub limit_header: Option<String>,
+    /// The header carrying the requests left.
+    pub remaining_header: String,
+    /// The header saying when the quota resets: seconds from now, a unix time, or an HTTP
+    /// or RFC 3339 date.
+    #[serde(default)]
+    pub reset_header: Option<String>,
+    /// Warn at the end of a read when fewer requests than this are left; default a tenth
+    /// of the limit.
+    #[serde(default)]
+    pub warn_below: Option<u64>,
 }
 
 fn default_timeout_secs() -> u64 {
@@ -112,6 +177,12 @@ pub enum Auth {
         #[serde(default)]
         password: String,
     },
+    /// The first option whose `when` holds for the connection's config (or that has no
+    /// `when`): a personal token or OAuth 2, whichever the connection configures.
+    Select {
+        /// The options, in order.
+        options: Vec<AuthOption>,
+    },
     /// OAuth 2 refresh-token flow: an access token is fetched from `token_url`, reused until
     /// shortly before it expires, and fetched again once when a request gets a 401.
     Oauth2 {
@@ -130,6 +201,17 @@ pub enum Auth {
         #[serde(default = "default_token_lifetime_secs")]
         default_expires_in_secs: u64,
     },
+}
+
+/// One option of [`Auth::Select`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthOption {
+    /// A condition over `config` (`config.refresh_token`); none: always applies.
+    #[serde(default)]
+    pub when: Option<String>,
+    /// The authentication used when it applies.
+    pub auth: Box<Auth>,
 }
 
 fn default_token_lifetime_secs() -> u64 {
@@ -613,6 +695,22 @@ impl Manifest {
                 return fail(format!("streams[{i}].schema"), "expected a JSON Schema object with `properties`".into());
             }
         }
+        for (i, questions) in self.questions.iter().enumerate() {
+            if !names.contains(&questions.stream.as_str()) {
+                return fail(
+                    format!("questions[{i}].stream"),
+                    format!("no stream `{}`; streams are: {}", questions.stream, names.join(", ")),
+                );
+            }
+        }
+        if let Some(Auth::Select { options }) = &self.requester.auth {
+            if options.is_empty() {
+                return fail("requester.auth.options".into(), "list at least one authentication".into());
+            }
+            if options.iter().any(|o| matches!(*o.auth, Auth::Select { .. })) {
+                return fail("requester.auth.options".into(), "an option cannot itself be `select`".into());
+            }
+        }
         if let Some(check) = &self.check
             && !names.contains(&check.stream.as_str())
         {
@@ -716,6 +814,27 @@ streams:
         let text = format!("{MINIMAL}check: {{ stream: nope }}\n");
         let err = Manifest::parse("m.yaml", &text).unwrap_err().to_string();
         assert!(err.contains("check.stream"), "{err}");
+    }
+
+    #[test]
+    fn questions_auth_options_and_quotas_parse() {
+        let text = MINIMAL.replace(
+            "  auth: { type: bearer, token: \"{{ config.token }}\" }",
+            r#"  auth:
+    type: select
+    options:
+      - when: config.refresh_token
+        auth: { type: oauth2, token_url: "https://x/token", client_id: a, client_secret: b, refresh_token: c }
+      - auth: { type: bearer, token: "{{ config.token }}" }
+  quota:
+    - { name: day, remaining_header: X-Day-Remaining, limit_header: X-Day-Limit, reset_header: X-Day-Reset }"#,
+        ) + "questions:\n  - { stream: items, each: pages.questions, survey_id: \"{{ record.id }}\", field: \"{{ item.id }}\", question: \"{{ item.text }}\", kind: \"{{ item.type }}\" }\n";
+        let m = Manifest::parse("m.yaml", &text).unwrap();
+        assert!(matches!(&m.requester.auth, Some(Auth::Select { options }) if options.len() == 2));
+        assert_eq!(m.requester.quota[0].remaining_header, "X-Day-Remaining");
+        assert_eq!(m.questions[0].each, "pages.questions");
+        let err = Manifest::parse("m.yaml", &text.replace("stream: items, each", "stream: nope, each")).unwrap_err();
+        assert!(err.to_string().contains("questions[0].stream"), "{err}");
     }
 
     #[test]

@@ -32,10 +32,10 @@ use self::manifest::{Manifest, StreamDefinition};
 use self::read::Reader;
 use self::records::{RecordDecoder, infer_schema};
 use self::template::{Templates, context};
-use crate::catalog::{Catalog, StreamDescriptor, StreamMode, SyncMode};
+use crate::catalog::{Catalog, StreamDescriptor, StreamMode, SurveyQuestion, SyncMode};
 use crate::connector::{Connector, ReadRequest};
 use crate::error::{ConnectorError, Result};
-use crate::message::MessageStream;
+use crate::message::{LogLevel, Message, MessageStream};
 use crate::spec::Spec;
 
 /// A connector defined by a manifest.
@@ -112,6 +112,7 @@ impl DeclarativeConnector {
             requester.rate_limit.as_ref().map(|r| r.requests_per_second),
             Duration::from_secs(requester.timeout_secs),
             requester.errors.clone(),
+            requester.quota.clone(),
             self.templates.clone(),
             config,
         )
@@ -221,7 +222,8 @@ impl Connector for DeclarativeConnector {
                 default_mode,
             });
         }
-        Ok(Catalog { streams, questions: Vec::new() })
+        let questions = self.questions(&reader).await?;
+        Ok(Catalog { streams, questions })
     }
 
     async fn read(&self, request: ReadRequest) -> Result<MessageStream> {
@@ -247,11 +249,164 @@ impl Connector for DeclarativeConnector {
                     return;
                 }
             }
+            for message in quota_report(&reader.http) {
+                let _ = tx.send(Ok(message)).await;
+            }
         });
         Ok(Box::pin(tokio_stream_of(rx)))
     }
 }
 
+impl DeclarativeConnector {
+    /// The survey questions the manifest's `questions` blocks find, in their order.
+    async fn questions(&self, reader: &Arc<Reader>) -> Result<Vec<SurveyQuestion>> {
+        let mut out = Vec::new();
+        for (i, block) in self.manifest.questions.iter().enumerate() {
+            let stream = self
+                .manifest
+                .stream(&block.stream)
+                .ok_or_else(|| ConnectorError::Internal(format!("questions[{i}]: no stream `{}`", block.stream)))?;
+            for record in reader.stream_records(stream).await? {
+                let mut items = Vec::new();
+                walk(
+                    &record,
+                    &record,
+                    &block.each.split('.').filter(|p| !p.is_empty()).collect::<Vec<_>>(),
+                    &mut items,
+                );
+                for (parent, item) in items {
+                    let ctx =
+                        context(&json!({ "config": reader.config, "record": record, "parent": parent, "item": item }));
+                    let what = |key: &str| format!("questions[{i}].{key}");
+                    if let Some(filter) = &block.filter
+                        && !self.templates.condition(filter, &ctx, &what("filter"))?
+                    {
+                        continue;
+                    }
+                    let text = |template: &str, key: &str| self.templates.render(template, &ctx, &what(key));
+                    let bound = |template: &Option<String>, key: &str| -> Result<Option<i64>> {
+                        let Some(template) = template else { return Ok(None) };
+                        let rendered = text(template, key)?;
+                        let rendered = rendered.trim();
+                        if is_blank(rendered) {
+                            return Ok(None);
+                        }
+                        rendered.parse::<f64>().map(|x| Some(x.round() as i64)).map_err(|_| {
+                            ConnectorError::Source(format!(
+                                "questions[{i}].{key} of stream `{}` rendered `{rendered}`, which is not a number",
+                                block.stream
+                            ))
+                        })
+                    };
+                    let scale = match (bound(&block.scale_min, "scale_min")?, bound(&block.scale_max, "scale_max")?) {
+                        (Some(low), Some(high)) => Some((low, high)),
+                        _ => None,
+                    };
+                    out.push(SurveyQuestion {
+                        survey_id: text(&block.survey_id, "survey_id")?,
+                        survey_title: text(&block.survey_title, "survey_title")?,
+                        field: text(&block.field, "field")?,
+                        question: text(&block.question, "question")?,
+                        kind: text(&block.kind, "kind")?,
+                        scale,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Every element at the end of `path` below `value`, with its parent: the element of the
+/// last list walked through on the way (or the record). Lists met on the way are walked
+/// element by element.
+fn walk<'a>(value: &'a Value, parent: &'a Value, path: &[&str], out: &mut Vec<(&'a Value, &'a Value)>) {
+    match value {
+        Value::Array(items) => {
+            for item in items.iter().filter(|i| !i.is_null()) {
+                if path.is_empty() {
+                    out.push((parent, item));
+                } else {
+                    walk(item, item, path, out);
+                }
+            }
+        }
+        Value::Null => {}
+        _ if path.is_empty() => out.push((parent, value)),
+        Value::Object(map) => {
+            if let Some(inner) = map.get(path[0]) {
+                walk(inner, parent, &path[1..], out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn is_blank(text: &str) -> bool {
+    matches!(text, "" | "none" | "None" | "null" | "undefined")
+}
+
+/// The end-of-read lines about the API's request quotas: what is left, a warning when low.
+fn quota_report(http: &Http) -> Vec<Message> {
+    let now = chrono::Utc::now();
+    http.quota_readings()
+        .into_iter()
+        .map(|(quota, reading)| {
+            let of = reading.limit.map(|l| format!(" of {l}")).unwrap_or_default();
+            let resets = http::reset_phrase(&reading, now);
+            let low = quota.warn_below.or(reading.limit.map(|l| l / 10)).is_some_and(|floor| reading.remaining < floor);
+            if low {
+                Message::Log {
+                    level: LogLevel::Warn,
+                    message: format!(
+                        "the API's `{}` request quota is nearly spent: {} requests{of} left, resetting{resets}; a sync that needs more fails until then (its saved state is kept)",
+                        quota.name, reading.remaining
+                    ),
+                }
+            } else {
+                Message::Log {
+                    level: LogLevel::Info,
+                    message: format!(
+                        "the API's `{}` request quota: {} requests{of} left, resetting{resets}",
+                        quota.name, reading.remaining
+                    ),
+                }
+            }
+        })
+        .collect()
+}
+
 fn tokio_stream_of<T: Send + 'static>(mut rx: mpsc::Receiver<T>) -> impl futures::Stream<Item = T> + Send {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(found: &[(&Value, &Value)]) -> Vec<(String, String)> {
+        found.iter().map(|(p, i)| (p["id"].to_string(), i["id"].to_string())).collect()
+    }
+
+    #[test]
+    fn questions_are_walked_through_every_list_on_their_path() {
+        let survey = json!({ "id": "s", "pages": [
+            { "id": "p1", "questions": [{ "id": "q1", "answers": { "rows": [{ "id": "r1" }, { "id": "r2" }] } }, { "id": "q2" }] },
+            { "id": "p2", "questions": [{ "id": "q3" }] },
+            { "id": "p3" }
+        ]});
+        let mut found = Vec::new();
+        walk(&survey, &survey, &["pages", "questions"], &mut found);
+        let expected = [("\"p1\"", "\"q1\""), ("\"p1\"", "\"q2\""), ("\"p2\"", "\"q3\"")];
+        assert_eq!(ids(&found), expected.map(|(a, b)| (a.to_string(), b.to_string())));
+        let mut rows = Vec::new();
+        walk(&survey, &survey, &["pages", "questions", "answers", "rows"], &mut rows);
+        assert_eq!(
+            ids(&rows),
+            [("\"q1\"", "\"r1\""), ("\"q1\"", "\"r2\"")].map(|(a, b)| (a.to_string(), b.to_string()))
+        );
+        let mut itself = Vec::new();
+        walk(&survey, &survey, &[], &mut itself);
+        assert_eq!(ids(&itself), [("\"s\"".to_string(), "\"s\"".to_string())]);
+    }
 }

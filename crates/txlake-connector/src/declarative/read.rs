@@ -212,13 +212,45 @@ impl Reader {
             .stream(parent)
             .cloned()
             .ok_or_else(|| ConnectorError::Internal(format!("no parent `{parent}`")))?;
+        self.records_with(&definition, &json!({})).await
+    }
+
+    /// Every record of a stream as JSON, partition by partition, with its added fields: what
+    /// discover reads to list survey questions (a form's fields, a survey's details).
+    pub async fn stream_records(self: &Arc<Self>, def: &StreamDefinition) -> Result<Vec<Value>> {
+        let partitions: Vec<Option<Value>> = match &def.partition {
+            Some(p) => self.parent_records(&p.stream).await?.into_iter().map(Some).collect(),
+            None => vec![None],
+        };
+        let mut out = Vec::new();
+        for partition in partitions {
+            let base = match partition {
+                Some(p) => json!({ "partition": p }),
+                None => json!({}),
+            };
+            let added = self.added_fields(def, &base)?;
+            for mut record in self.records_with(def, &base).await? {
+                if let Value::Object(map) = &mut record {
+                    for (k, v) in &added {
+                        map.insert(k.clone(), Value::String(v.clone()));
+                    }
+                }
+                out.push(record);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every record of a stream's pages (its full-refresh request) under the template
+    /// variables `base`, as JSON.
+    async fn records_with(self: &Arc<Self>, definition: &StreamDefinition, base: &Value) -> Result<Vec<Value>> {
+        let parent = definition.name.as_str();
         let mut records = Vec::new();
         let mut state = PageState::First;
         let path = record_path(&definition.records.path);
-        let ctx_base = json!({});
         loop {
             let request =
-                self.prepare(&definition, &definition.request, definition.paginator.as_ref(), &state, &ctx_base, None)?;
+                self.prepare(definition, &definition.request, definition.paginator.as_ref(), &state, base, None)?;
             let page = self.http.send(&request).await?;
             let selected = select(&page.body, &path).map_err(|e| malformed(parent, &page, &e))?;
             let count = selected.records.len();
@@ -227,7 +259,8 @@ impl Reader {
                     serde_json::from_slice::<Value>(raw).map_err(|e| malformed(parent, &page, &e.to_string()))?;
                 // Partitions are the records the parent stream keeps (Moodle's site course is no course).
                 if let Some(filter) = &definition.records.filter {
-                    let ctx = self.context(json!({ "record": record, "incremental": false }));
+                    let ctx = self
+                        .context(json!({ "record": record, "incremental": false, "partition": base.get("partition") }));
                     if !self.templates.condition(filter, &ctx, &format!("streams.{parent}.records.filter"))? {
                         continue;
                     }
@@ -236,7 +269,7 @@ impl Reader {
             }
             let ctx =
                 json!({ "response": selected.response, "headers": headers_json(&page), "last_record": records.last() });
-            match self.next_page(&definition, definition.paginator.as_ref(), &state, &ctx, &page, count)? {
+            match self.next_page(definition, definition.paginator.as_ref(), &state, &ctx, &page, count)? {
                 Some(next) => state = next,
                 None => break,
             }

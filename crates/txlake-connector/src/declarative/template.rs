@@ -1,7 +1,8 @@
 //! Interpolation in manifests, with minijinja: `{{ config.x }}`, `{{ state.cursor }}`,
 //! `{{ slice.start }}`, `{{ response.x }}`, `{{ headers.x }}`, `{{ last_record.x }}`,
 //! `{{ partition.x }}`, `{{ next_page_token }}`, and date macros (`now_utc()`,
-//! `day_delta(n)`, `| unix_seconds`, `| unix_ms`, `| rfc3339`, `| format_datetime(fmt)`).
+//! `day_delta(n)`, `| unix_seconds`, `| unix_ms`, `| rfc3339`, `| format_datetime(fmt)`),
+//! and `| to_number` (a number, or a text that is one, as a number; anything else `none`).
 //!
 //! Missing values are empty rather than errors (`{{ response.paging.next.after }}` on the
 //! last page renders `""`), which is what stop conditions test.
@@ -46,6 +47,7 @@ impl Templates {
         env.add_filter("format_datetime", |v: JinjaValue, pattern: String| {
             micros_of(&v).map(|m| cursor::format_text(m, &CursorFormat::Custom(pattern)))
         });
+        env.add_filter("to_number", |v: JinjaValue| to_number(&v));
         env.add_filter("b64encode", |v: String| {
             use base64::Engine as _;
             base64::engine::general_purpose::STANDARD.encode(v)
@@ -127,6 +129,24 @@ fn sole_expression(text: &str) -> Option<&str> {
     (!inner.contains("{{") && !inner.contains("}}")).then_some(inner.trim())
 }
 
+/// A number as itself, a text holding a number as that number (an integer when it is one),
+/// anything else as `none`: survey scales whose choices are labelled `0` … `10`.
+fn to_number(value: &JinjaValue) -> JinjaValue {
+    let text = match value.as_str() {
+        Some(text) => text.trim().to_string(),
+        None if value.is_number() => return value.clone(),
+        None => return JinjaValue::from(()),
+    };
+    if let Ok(n) = text.parse::<i64>() {
+        JinjaValue::from(n)
+    } else if let Ok(x) = text.parse::<f64>().map_err(|_| ()).and_then(|x| if x.is_finite() { Ok(x) } else { Err(()) })
+    {
+        JinjaValue::from(x)
+    } else {
+        JinjaValue::from(())
+    }
+}
+
 fn whole_seconds(micros: i64) -> i64 {
     micros - micros.rem_euclid(1_000_000)
 }
@@ -168,6 +188,13 @@ mod tests {
         assert!(!t.condition("response.end_of_stream", &ctx, "k").unwrap());
         assert!(t.condition("{{ response.exception is not defined }}", &ctx, "k").unwrap());
         assert_eq!(t.render("{{ now_utc() }}", &ctx, "k").unwrap().len(), 20);
+        let scale =
+            context(&json!({ "choices": [{"text": "0"}, {"text": " 10 "}, {"text": "Not sure"}, {"text": 7}] }));
+        let lowest = "{{ choices | map(attribute='text') | map('to_number') | select('number') | min }}";
+        assert_eq!(t.render(lowest, &scale, "k").unwrap(), "0");
+        let highest = "{{ choices | map(attribute='text') | map('to_number') | select('number') | max }}";
+        assert_eq!(t.render(highest, &scale, "k").unwrap(), "10");
+        assert_eq!(t.render("{{ '2.5' | to_number }}", &scale, "k").unwrap(), "2.5");
     }
 
     #[test]
