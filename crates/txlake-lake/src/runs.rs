@@ -7,6 +7,7 @@ use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray, Timest
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::{DateTime, TimeZone as _, Utc};
 use deltalake::datafusion::prelude::SessionContext;
+use deltalake::operations::write::SchemaMode;
 use deltalake::protocol::SaveMode;
 
 use crate::error::{LakeError, Result};
@@ -74,6 +75,9 @@ pub struct RunRecord {
     pub commits: u64,
     /// The error, for failed runs.
     pub error: Option<String>,
+    /// Problems the read went past (pages without records, …); 0 in runs recorded before
+    /// the history had this column.
+    pub warnings: u64,
 }
 
 /// The run-history table of a lake.
@@ -102,6 +106,7 @@ impl SyncRuns {
             Field::new("bytes", DataType::Int64, true),
             Field::new("commits", DataType::Int64, true),
             Field::new("error", DataType::Utf8, true),
+            Field::new("warnings", DataType::Int64, true),
         ]))
     }
 
@@ -140,9 +145,16 @@ impl SyncRuns {
                 numbers(|r| r.bytes),
                 numbers(|r| r.commits),
                 Arc::new(StringArray::from(records.iter().map(|r| r.error.as_deref()).collect::<Vec<_>>())),
+                numbers(|r| r.warnings),
             ],
         )?;
-        table.write(vec![batch]).with_save_mode(SaveMode::Append).await.map_err(LakeError::delta(url.as_str()))?;
+        // Merge: a history written before a column was added gains it.
+        table
+            .write(vec![batch])
+            .with_save_mode(SaveMode::Append)
+            .with_schema_mode(SchemaMode::Merge)
+            .await
+            .map_err(LakeError::delta(url.as_str()))?;
         Ok(())
     }
 
@@ -178,6 +190,7 @@ impl SyncRuns {
             else {
                 continue;
             };
+            let warnings = number("warnings");
             let at =
                 |a: &TimestampMicrosecondArray, i: usize| Utc.timestamp_micros(a.value(i)).single().unwrap_or_default();
             for i in 0..batch.num_rows() {
@@ -193,6 +206,7 @@ impl SyncRuns {
                     bytes: bytes.value(i) as u64,
                     commits: commits.value(i) as u64,
                     error: (!error.is_null(i)).then(|| error.value(i).to_string()),
+                    warnings: warnings.as_ref().filter(|w| w.is_valid(i)).map_or(0, |w| w.value(i) as u64),
                 });
             }
         }

@@ -7,20 +7,23 @@
 //! sequence) that other Delta tools understand. Files written but not committed when a
 //! process dies are never referenced, so readers see nothing of them.
 
+use arrow::array::{Array as _, AsArray as _, BooleanArray};
 use arrow::datatypes::{Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use deltalake::DeltaTable;
 use deltalake::datafusion::common::Column;
-use deltalake::datafusion::prelude::{Expr, SessionContext};
+use deltalake::datafusion::prelude::{Expr, SessionContext, cast, lit};
 use deltalake::kernel::engine::arrow_conversion::{TryIntoArrow as _, TryIntoKernel as _};
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, Add, MetadataExt as _, StructType, Transaction};
+use deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use deltalake::parquet::basic::Compression;
 use deltalake::parquet::file::properties::WriterProperties;
 use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter as _, RecordBatchWriter};
 use futures::TryStreamExt as _;
+use object_store::ObjectStoreExt as _;
 use serde_json::Value;
 use url::Url;
 
@@ -85,6 +88,8 @@ pub struct StreamTable {
     buffered: Vec<RecordBatch>,
     pending_rows: u64,
     pending_bytes: u64,
+    /// `(column, value)` pairs whose stored rows the next commit removes.
+    replacements: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for StreamTable {
@@ -135,6 +140,7 @@ impl StreamTable {
             buffered: Vec::new(),
             pending_rows: 0,
             pending_bytes: 0,
+            replacements: Vec::new(),
         })
     }
 
@@ -199,6 +205,22 @@ impl StreamTable {
         Ok(())
     }
 
+    /// Makes the next commit remove every stored record whose `column`, as text, equals
+    /// `value`, in the same Delta commit as the records it adds (the rows of a re-uploaded
+    /// file are replaced by its new rows, never shown twice nor missing). Only the next
+    /// commit deletes; [`StreamTable::abort`] forgets the request. In
+    /// [`WriteMode::Overwrite`] the commit replaces the whole table, so this does nothing.
+    pub fn replace_rows(&mut self, column: &str, value: &str) {
+        if self.mode != WriteMode::Overwrite && !self.replacements.iter().any(|(c, v)| c == column && v == value) {
+            self.replacements.push((column.to_string(), value.to_string()));
+        }
+    }
+
+    /// Whether the next commit removes stored rows ([`StreamTable::replace_rows`]).
+    pub fn has_replacements(&self) -> bool {
+        !self.replacements.is_empty()
+    }
+
     /// Commits everything written since the last commit together with `state` (the
     /// connector state covering it). In [`WriteMode::Overwrite`] this replaces the table and
     /// is meant to be called once, at the end.
@@ -237,6 +259,7 @@ impl StreamTable {
         let version = result?;
         self.pending_rows = 0;
         self.pending_bytes = 0;
+        self.replacements.clear();
         self.stored_schema = Some(self.plan.target.as_ref().clone());
         Ok(CommitSummary { version, rows, bytes })
     }
@@ -256,29 +279,89 @@ impl StreamTable {
         self.buffered.clear();
         self.pending_rows = 0;
         self.pending_bytes = 0;
+        self.replacements.clear();
     }
 
     fn writer(&mut self) -> Result<&mut RecordBatchWriter> {
         if self.writer.is_none() {
-            let mut properties = WriterProperties::builder()
-                .set_compression(Compression::SNAPPY)
-                .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
-            if let Some(column) = &self.unique_column {
-                properties = properties.set_column_dictionary_enabled(ColumnPath::from(column.as_str()), false);
-            }
-            let properties = properties.build();
-            let writer = RecordBatchWriter::try_new(
-                self.url.as_str(),
-                self.plan.target.clone(),
-                None,
-                Some(self.lake.options().clone()),
-            )
-            .map_err(LakeError::delta(&self.name))?
-            .with_writer_properties(properties)
-            .with_target_file_size(TARGET_FILE_SIZE);
-            self.writer = Some(writer);
+            self.writer = Some(self.new_writer()?);
         }
         Ok(self.writer.as_mut().expect("writer was just created"))
+    }
+
+    fn new_writer(&self) -> Result<RecordBatchWriter> {
+        let mut properties = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
+        if let Some(column) = &self.unique_column {
+            properties = properties.set_column_dictionary_enabled(ColumnPath::from(column.as_str()), false);
+        }
+        let writer = RecordBatchWriter::try_new(
+            self.url.as_str(),
+            self.plan.target.clone(),
+            None,
+            Some(self.lake.options().clone()),
+        )
+        .map_err(LakeError::delta(&self.name))?
+        .with_writer_properties(properties.build())
+        .with_target_file_size(TARGET_FILE_SIZE);
+        Ok(writer)
+    }
+
+    /// The Remove and Add actions that take the rows of [`StreamTable::replace_rows`] out of
+    /// the stored files: each file that may hold such rows (its statistics cannot rule them
+    /// out) is read, and if it does, it is removed and the rest of its rows written to a new
+    /// file. Files without such rows are left alone.
+    async fn replacement_actions(&self) -> Result<Vec<Action>> {
+        let snapshot = self.table.snapshot().map_err(LakeError::delta(&self.name))?;
+        let candidates: Vec<_> = snapshot
+            .log_data()
+            .iter()
+            .filter(|file| {
+                let stats = file.stats().and_then(|s| serde_json::from_str::<Value>(&s).ok());
+                self.replacements.iter().any(|(column, value)| may_contain(stats.as_ref(), column, value))
+            })
+            .collect();
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let store = self.table.log_store().object_store(None);
+        let mut actions = Vec::new();
+        let mut writer: Option<RecordBatchWriter> = None;
+        for file in candidates {
+            let bytes = store.get(&file.object_store_path()).await?.bytes().await?;
+            let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+                .and_then(|b| b.build())
+                .map_err(|e| LakeError::delta(&self.name)(e.into()))?;
+            let mut kept = Vec::new();
+            let mut removed = 0;
+            for batch in reader {
+                let batch = batch?;
+                let keep = keep_mask(&batch, &self.replacements)?;
+                removed += keep.false_count();
+                if keep.true_count() > 0 {
+                    kept.push(conform(&arrow::compute::filter_record_batch(&batch, &keep)?, &self.plan.target)?);
+                }
+            }
+            if removed == 0 {
+                continue;
+            }
+            actions.push(Action::Remove(file.remove_action(true)));
+            if !kept.is_empty() {
+                let writer = match writer.as_mut() {
+                    Some(writer) => writer,
+                    None => writer.insert(self.new_writer()?),
+                };
+                for batch in kept {
+                    writer.write(batch).await.map_err(LakeError::delta(&self.name))?;
+                }
+            }
+        }
+        if let Some(mut writer) = writer {
+            let adds = writer.flush().await.map_err(LakeError::delta(&self.name))?;
+            actions.extend(adds.into_iter().map(Action::Add));
+        }
+        Ok(actions)
     }
 
     fn has_files(&self) -> Result<bool> {
@@ -315,10 +398,13 @@ impl StreamTable {
         if let Some(metadata) = self.metadata_action()? {
             actions.push(metadata);
         }
-        let snapshot = self.table.snapshot().map_err(LakeError::delta(&self.name))?;
         if mode == SaveMode::Overwrite {
+            let snapshot = self.table.snapshot().map_err(LakeError::delta(&self.name))?;
             actions.extend(snapshot.log_data().iter().map(|file| Action::Remove(file.remove_action(true))));
+        } else if !self.replacements.is_empty() {
+            actions.extend(self.replacement_actions().await?);
         }
+        let snapshot = self.table.snapshot().map_err(LakeError::delta(&self.name))?;
         actions.extend(adds.into_iter().map(Action::Add));
         let operation = DeltaOperation::Write { mode, partition_by: None, predicate: None };
         let finalized = CommitBuilder::from(properties)
@@ -350,7 +436,7 @@ impl StreamTable {
         let columns: Vec<String> = self.plan.target.fields().iter().map(|f| f.name().clone()).collect();
         let update_columns = columns.clone();
         let newer = cursor.map(|c| column("source", c).gt_eq(column("target", c)).or(column("target", c).is_null()));
-        let (table, _metrics) = self
+        let merge = self
             .table
             .clone()
             .merge(frame, predicate)
@@ -376,12 +462,74 @@ impl StreamTable {
                 }
                 insert
             })
-            .map_err(LakeError::delta(&self.name))?
-            .await
             .map_err(LakeError::delta(&self.name))?;
+        // Rows of a replaced origin that the new records do not update are deleted by the same
+        // merge commit; rows the new records match by key are updated above instead.
+        let replaced = std::mem::take(&mut self.replacements)
+            .into_iter()
+            .map(|(name, value)| cast(column("target", &name), arrow::datatypes::DataType::Utf8).eq(lit(value)))
+            .reduce(Expr::or);
+        let merge = match replaced {
+            Some(predicate) => merge
+                .when_not_matched_by_source_delete(move |delete| delete.predicate(predicate))
+                .map_err(LakeError::delta(&self.name))?,
+            None => merge,
+        };
+        let (table, _metrics) = merge.await.map_err(LakeError::delta(&self.name))?;
         self.table = table;
         Ok(self.version())
     }
+}
+
+/// Whether a file with the Delta statistics `stats` may hold a row whose `column` is `value`.
+/// Only string statistics rule a file out: `value` below the minimum, or above a maximum it
+/// does not start with (a maximum truncated to a prefix is still a prefix of the real one).
+fn may_contain(stats: Option<&Value>, column: &str, value: &str) -> bool {
+    let Some(stats) = stats else { return true };
+    let records = stats.get("numRecords").and_then(Value::as_i64);
+    let nulls = stats.pointer(&format!("/nullCount/{column}")).and_then(Value::as_i64);
+    if records.is_some() && records == nulls {
+        return false;
+    }
+    let min = stats.pointer(&format!("/minValues/{column}")).and_then(Value::as_str);
+    let max = stats.pointer(&format!("/maxValues/{column}")).and_then(Value::as_str);
+    match (min, max) {
+        (Some(min), _) if value < min => false,
+        (_, Some(max)) if value > max && !value.starts_with(max) => false,
+        _ => true,
+    }
+}
+
+/// Which rows of `batch` survive the replacements: those whose column is null, differs from
+/// the value, or is not in the batch at all.
+fn keep_mask(batch: &RecordBatch, replacements: &[(String, String)]) -> Result<BooleanArray> {
+    let mut keep = vec![true; batch.num_rows()];
+    for (column, value) in replacements {
+        let Some(array) = batch.column_by_name(column) else { continue };
+        let text = arrow::compute::cast(array, &arrow::datatypes::DataType::Utf8)?;
+        let text = text.as_string::<i32>();
+        for (i, keep) in keep.iter_mut().enumerate() {
+            if text.is_valid(i) && text.value(i) == value {
+                *keep = false;
+            }
+        }
+    }
+    Ok(BooleanArray::from(keep))
+}
+
+/// `batch` (read back from a stored file, written under an older schema perhaps) in the
+/// table's current schema: missing columns are null, others cast to their current type.
+fn conform(batch: &RecordBatch, target: &SchemaRef) -> Result<RecordBatch> {
+    let columns = target
+        .fields()
+        .iter()
+        .map(|field| match batch.column_by_name(field.name()) {
+            Some(column) if column.data_type() == field.data_type() => Ok(column.clone()),
+            Some(column) => arrow::compute::cast(column, field.data_type()),
+            None => Ok(arrow::array::new_null_array(field.data_type(), batch.num_rows())),
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(RecordBatch::try_new(target.clone(), columns)?)
 }
 
 fn same_columns(stored: Option<&Schema>, target: &SchemaRef) -> bool {

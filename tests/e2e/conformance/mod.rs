@@ -106,7 +106,12 @@ pub async fn read_all(
                 pending_after_state.insert(stream.clone(), false);
                 outcome.states.insert(stream, state);
             }
-            Message::Log { .. } | Message::Progress { .. } => {}
+            // A failed stream is a failed read for the rules below (rule 13 wants its URL).
+            Message::StreamFailed { stream, error } => {
+                return Err(ConnectorError::Source(format!("stream `{stream}`: {error}")));
+            }
+            Message::Log { .. } | Message::Progress { .. } | Message::ReplaceRows { .. } | Message::Warnings { .. } => {
+            }
         }
     }
     outcome.batches_after_final_state = pending_after_state
