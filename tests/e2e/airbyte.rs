@@ -44,6 +44,7 @@ fn connection(config: Value) -> ConnectionConfig {
         config,
         streams: None,
         modes: [("events".to_string(), StreamMode::IncrementalAppend)].into(),
+        survey_mapping: None,
     }
 }
 

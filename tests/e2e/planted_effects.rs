@@ -61,8 +61,13 @@ fn group<'a>(rows: &'a [Map<String, Value>], dimension: &str, value: &str) -> &'
 async fn the_metrics_recover_the_planted_effects() {
     let dir = tempfile::tempdir().unwrap();
     let lake = file_lake(dir.path());
-    let demo =
-        ConnectionConfig { connector: "sample".into(), config: world(), streams: None, modes: Default::default() };
+    let demo = ConnectionConfig {
+        connector: "sample".into(),
+        config: world(),
+        streams: None,
+        modes: Default::default(),
+        survey_mapping: None,
+    };
     let report = sync_connection(&lake, &builtin_registry(), "demo", &demo, &SyncOptions::default(), &QuietObserver)
         .await
         .unwrap();

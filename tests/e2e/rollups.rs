@@ -46,6 +46,7 @@ async fn every_rollup_answers_what_its_view_answers() {
         config: small_world(None),
         streams: None,
         modes: Default::default(),
+        survey_mapping: None,
     };
     let report = sync_connection(&lake, &builtin_registry(), "demo", &demo, &SyncOptions::default(), &QuietObserver)
         .await

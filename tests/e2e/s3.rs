@@ -54,6 +54,7 @@ async fn sync_into_an_s3_lake_and_read_it_back() {
         config: small_world(Some("2025-02-15")),
         streams: None,
         modes: Default::default(),
+        survey_mapping: None,
     };
     let report =
         sync_connection(&lake, &builtin_registry(), "demo", &connection, &SyncOptions::default(), &QuietObserver)

@@ -20,7 +20,13 @@ fn memory_lake(name: &str) -> Lake {
 }
 
 fn connection(connector: &str, config: Value) -> ConnectionConfig {
-    ConnectionConfig { connector: connector.into(), config, streams: None, modes: Default::default() }
+    ConnectionConfig {
+        connector: connector.into(),
+        config,
+        streams: None,
+        modes: Default::default(),
+        survey_mapping: None,
+    }
 }
 
 fn options(commit_rows: u64) -> SyncOptions {

@@ -716,8 +716,13 @@ async fn every_metric_plans_and_staff_resolve_to_employees() {
     let desk = FakeZendesk::start().await;
     let lake = txlake_lake::Lake::open("memory://zendesk-metrics", Path::new("/"), Default::default()).unwrap();
     for (name, connector, config) in [("crm", "hubspot", crm.config()), ("desk", "zendesk", desk.config())] {
-        let connection =
-            ConnectionConfig { connector: connector.into(), config, streams: None, modes: BTreeMap::new() };
+        let connection = ConnectionConfig {
+            connector: connector.into(),
+            config,
+            streams: None,
+            modes: BTreeMap::new(),
+            survey_mapping: None,
+        };
         let registry = txlake_sync::connectors::builtin_registry();
         sync_connection(&lake, &registry, name, &connection, &SyncOptions::default(), &QuietObserver).await.unwrap();
     }

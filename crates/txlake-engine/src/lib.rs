@@ -14,6 +14,7 @@ mod materialized;
 pub mod metric;
 mod model;
 mod sources;
+mod survey_mapping;
 mod view_doc;
 
 use std::collections::BTreeMap;
@@ -29,6 +30,7 @@ pub use materialized::{Footprint, MaterializedView};
 pub use metric::{Grain, MetricDef, MetricKind, MetricRequest, OrderBy};
 pub use model::{CONNECTION_PLACEHOLDER, Connection};
 pub use sources::{SqlFile, SqlSources};
+pub use survey_mapping::{MappedQuestion, WideSurveySource};
 pub use view_doc::{Relation, ViewDoc};
 
 /// SQL schemas txlake reserves; connections cannot use these names.
@@ -41,6 +43,12 @@ pub struct EngineSettings {
     /// weigh 1.0, so the default is an equal-weight index. Exposed to SQL as
     /// `metrics.csi_weights (touchpoint, weight)`.
     pub csi_weights: BTreeMap<String, f64>,
+    /// Every connection's mapped survey questions (`survey_mapping` in txlake.toml), as
+    /// `tx.survey_mapping`; `sql/mappings/surveys.sql` turns their answers into `tx.surveys`.
+    pub survey_questions: Vec<MappedQuestion>,
+    /// Connections whose survey responses are rows with a column per question (a file of
+    /// answers), unpivoted into `tx.survey_answers`.
+    pub wide_survey_sources: Vec<WideSurveySource>,
 }
 
 /// A DataFusion session over a lake, with the canonical model and the metric catalog loaded.
@@ -102,7 +110,11 @@ impl Engine {
 
         let mut warnings = Vec::new();
         let tx = schema(&*catalog, "tx")?;
-        let views = model::register_canonical_views(&ctx, &tx, sources, connections, &mut warnings).await?;
+        let surveys = model::SurveyMappings {
+            questions: &settings.survey_questions,
+            wide_sources: &settings.wide_survey_sources,
+        };
+        let views = model::register_canonical_views(&ctx, &tx, sources, connections, &surveys, &mut warnings).await?;
         let mut view_docs = BTreeMap::new();
         for file in sources.canonical_views() {
             let doc = ViewDoc::parse(file)?;

@@ -11,6 +11,16 @@ use datafusion::prelude::{DataFrame, Expr, SessionContext, cast};
 
 use crate::error::{EngineError, Result};
 use crate::sources::{SqlFile, SqlSources};
+use crate::survey_mapping::{self, MappedQuestion, WideSurveySource};
+
+/// The connections' survey mappings, as the canonical model needs them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SurveyMappings<'a> {
+    /// Every mapped question (`tx.survey_mapping`).
+    pub questions: &'a [MappedQuestion],
+    /// Connections whose responses are rows with a column per question.
+    pub wide_sources: &'a [WideSurveySource],
+}
 
 /// The placeholder a connector model uses for its connection's SQL schema.
 pub const CONNECTION_PLACEHOLDER: &str = "{{ connection }}";
@@ -26,13 +36,20 @@ pub struct Connection {
 
 /// Registers every canonical view in schema `tx`. Models of a connection whose raw tables
 /// are missing (a stream not synced yet) are skipped, with a warning pushed to `warnings`.
+///
+/// Views are registered in file-name order, so a model may read the views before its own
+/// (`tx.surveys` reads `tx.customers`, `tx.employees` and `tx.survey_answers`). A view with a
+/// mapping (`sql/mappings/<view>.sql`, applied once over every connection's mapping rows)
+/// gets it as one more part when any connection has a survey mapping.
 pub(crate) async fn register_canonical_views(
     ctx: &SessionContext,
     tx: &Arc<dyn SchemaProvider>,
     sources: &SqlSources,
     connections: &[Connection],
+    surveys: &SurveyMappings<'_>,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<String>> {
+    tx.register_table("survey_mapping".into(), survey_mapping::mapping_table(surveys.questions)?)?;
     let mut views = Vec::new();
     for contract_file in sources.canonical_views() {
         let view = contract_file.stem().to_string();
@@ -54,6 +71,27 @@ pub(crate) async fn register_canonical_views(
                     Err(e) => return Err(EngineError::file(&model.path, 0, e.to_string())),
                 }
             }
+        }
+        if view == "survey_answers" {
+            for source in surveys.wide_sources {
+                match survey_mapping::wide_answers(ctx, source).await {
+                    Ok(frame) => parts.push(conform(frame, &columns, contract_file, &view)?),
+                    Err(EngineError::Sql(e)) if e.to_string().contains("not found") => warnings.push(format!(
+                        "tx.{view}: connection `{}` is skipped until its stream `{}` is synced ({e})",
+                        source.connection, source.stream
+                    )),
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        if let Some(mapping) = sources.mapping(&view)
+            && !surveys.questions.is_empty()
+        {
+            let frame = ctx
+                .sql(&mapping.text)
+                .await
+                .map_err(|e| EngineError::file(&mapping.path, 0, format!("the mapping does not plan: {e}")))?;
+            parts.push(conform(frame, &columns, mapping, &view)?);
         }
         let frame = match parts.into_iter().reduce(|all, part| all.union(part).expect("parts share one schema")) {
             Some(frame) => frame,

@@ -1,5 +1,6 @@
 //! The SQL files the engine loads: canonical views (`sql/model/<view>.sql`), connector
-//! mappings onto them (`connectors/<connector>/models/<view>.sql`), shared helper views
+//! mappings onto them (`connectors/<connector>/models/<view>.sql`), the mappings driven by
+//! settings (`sql/mappings/<view>.sql`), shared helper views
 //! (`sql/views/<name>.sql`) and metrics (`sql/metrics/<name>.sql`). Built-in files are embedded at compile time.
 
 use crate::embedded;
@@ -80,6 +81,12 @@ impl SqlSources {
     pub fn connector_models(&self, connector: &str) -> impl Iterator<Item = &SqlFile> {
         let folder = format!("connectors/{connector}/models");
         self.files.iter().filter(move |f| in_folder(&f.path, &folder))
+    }
+
+    /// The mapping that adds rows to a canonical view from the connections' mapping settings
+    /// (`sql/mappings/<view>.sql`: `surveys` from `tx.survey_answers` and `tx.survey_mapping`).
+    pub fn mapping(&self, view: &str) -> Option<&SqlFile> {
+        self.files.iter().find(|f| in_folder(&f.path, "sql/mappings") && f.stem() == view)
     }
 
     /// Shared helper views over the canonical model, `sql/views/<name>.sql` (each a

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
-use txlake_engine::{Connection, Engine, EngineSettings, SqlSources};
+use txlake_engine::{Connection, Engine, EngineSettings, MappedQuestion, SqlSources, WideSurveySource};
 use txlake_lake::Lake;
 use txlake_sync::TxlakeConfig;
 
@@ -126,13 +126,14 @@ impl AppState {
     }
 }
 
-async fn open_engine(config: &TxlakeConfig, lake: &Lake) -> Result<Engine, txlake_engine::EngineError> {
+/// Opens the engine over `lake` with the connections, settings and connector models of
+/// `config`: what `txlake serve` and the CLI's SQL commands both query.
+pub async fn open_engine(config: &TxlakeConfig, lake: &Lake) -> Result<Engine, txlake_engine::EngineError> {
     let connections: Vec<Connection> = config
         .connections
         .iter()
         .map(|(name, c)| Connection { name: name.clone(), connector: c.connector.clone() })
         .collect();
-    let settings = EngineSettings { csi_weights: config.metrics.csi_weights.clone() };
     let mut sources = SqlSources::builtin();
     if let Some(dir) = config.connectors_dir() {
         sources.add_connectors_dir(&dir).map_err(|e| {
@@ -143,5 +144,43 @@ async fn open_engine(config: &TxlakeConfig, lake: &Lake) -> Result<Engine, txlak
             )
         })?;
     }
-    Engine::open(lake, &connections, &sources, &settings).await
+    Engine::open(lake, &connections, &sources, &engine_settings(config)).await
+}
+
+/// The engine's settings from the config: `[metrics]` and the connections' survey mappings.
+pub fn engine_settings(config: &TxlakeConfig) -> EngineSettings {
+    let mut settings = EngineSettings { csi_weights: config.metrics.csi_weights.clone(), ..Default::default() };
+    for (name, connection) in &config.connections {
+        let Some(mapping) = &connection.survey_mapping else { continue };
+        for (field, question) in &mapping.questions {
+            let scale = question.resolved_scale();
+            settings.survey_questions.push(MappedQuestion {
+                source: name.clone(),
+                field: field.clone(),
+                survey: question.survey.as_str().to_string(),
+                respondent_kind: mapping.respondent.kind.as_str().to_string(),
+                scale: scale.from,
+                target_scale: scale.to,
+                question_touchpoint: question.touchpoint.clone(),
+                respondent_field: mapping.respondent.field.clone(),
+                respondent_connection: mapping.respondent.connection.clone(),
+                touchpoint_field: mapping.touchpoint.as_ref().and_then(|t| t.field.clone()),
+                touchpoint_value: mapping.touchpoint.as_ref().and_then(|t| t.value.clone()),
+                channel_field: mapping.channel.as_ref().and_then(|c| c.field.clone()),
+                channel_value: mapping.channel.as_ref().and_then(|c| c.value.clone()),
+                ticket_field: mapping.ticket.as_ref().map(|t| t.field.clone()),
+                ticket_connection: mapping.ticket.as_ref().map(|t| t.connection.clone()),
+            });
+        }
+        if let (Some(stream), Some(answered_at)) = (&mapping.stream, &mapping.answered_at) {
+            settings.wide_survey_sources.push(WideSurveySource {
+                connection: name.clone(),
+                stream: stream.clone(),
+                response_id: mapping.response_id.clone(),
+                answered_at: answered_at.clone(),
+                fields: mapping.fields(),
+            });
+        }
+    }
+    settings
 }

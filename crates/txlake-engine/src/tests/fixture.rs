@@ -17,6 +17,10 @@ use crate::{Connection, Engine, EngineSettings, MetricRequest, SqlSources};
 pub struct Fixture {
     rows: BTreeMap<String, Vec<Value>>,
     settings: EngineSettings,
+    /// Raw tables of other connections: (connection, stream) → (schema, rows).
+    tables: BTreeMap<(String, String), (arrow::datatypes::SchemaRef, Vec<Value>)>,
+    connections: Vec<Connection>,
+    models: Vec<crate::SqlFile>,
 }
 
 impl Fixture {
@@ -37,9 +41,42 @@ impl Fixture {
         self
     }
 
+    /// Adds a raw table `<connection>.<stream>` of another connection, and the connection.
+    pub fn table(
+        mut self,
+        connector: &str,
+        connection: &str,
+        stream: &str,
+        schema: arrow::datatypes::SchemaRef,
+        rows: Vec<Value>,
+    ) -> Self {
+        self.tables.insert((connection.to_string(), stream.to_string()), (schema, rows));
+        if !self.connections.iter().any(|c| c.name == connection) {
+            self.connections.push(Connection { name: connection.into(), connector: connector.into() });
+        }
+        self
+    }
+
+    /// Adds a SQL file to the shipped ones (a connector model of a test connector).
+    pub fn sql(mut self, path: &str, text: &str) -> Self {
+        self.models.push(crate::SqlFile { path: path.into(), text: text.into() });
+        self
+    }
+
+    /// The engine settings, to set survey mappings.
+    pub fn settings(mut self, edit: impl FnOnce(&mut EngineSettings)) -> Self {
+        edit(&mut self.settings);
+        self
+    }
+
     /// Writes the lake (in memory, under `name`, which must be unique per test) and opens
     /// the engine over it with the shipped SQL.
     pub async fn engine(self, name: &str) -> Engine {
+        self.try_engine(name).await.unwrap()
+    }
+
+    /// [`Fixture::engine`], returning the engine's error instead of panicking on it.
+    pub async fn try_engine(self, name: &str) -> crate::Result<Engine> {
         let lake = Lake::open(&format!("memory://{name}"), std::path::Path::new("/"), HashMap::new()).unwrap();
         for stream in txlake_connector_sample::catalog().streams {
             let schema = stream.schema.clone();
@@ -58,8 +95,25 @@ impl Fixture {
         for stream in self.rows.keys() {
             assert!(txlake_connector_sample::catalog().stream(stream).is_some(), "`{stream}` is not a sample stream");
         }
-        let connections = [Connection { name: "fx".into(), connector: "sample".into() }];
-        Engine::open(&lake, &connections, &SqlSources::builtin(), &self.settings).await.unwrap()
+        for ((connection, stream), (schema, rows)) in &self.tables {
+            let mut table =
+                StreamTable::open(&lake, &TableId::new(connection, stream), schema.clone(), WriteMode::Append)
+                    .await
+                    .unwrap();
+            let mut decoder = arrow::json::ReaderBuilder::new(schema.clone()).build_decoder().unwrap();
+            decoder.serialize(rows).unwrap_or_else(|e| panic!("fixture rows of `{connection}.{stream}`: {e}"));
+            if let Some(batch) = decoder.flush().unwrap() {
+                table.write(batch).await.unwrap();
+            }
+            table.commit(None, "fixture").await.unwrap();
+        }
+        let mut connections = vec![Connection { name: "fx".into(), connector: "sample".into() }];
+        connections.extend(self.connections);
+        let mut sources = SqlSources::builtin();
+        for file in self.models {
+            sources.insert(file);
+        }
+        Engine::open(&lake, &connections, &sources, &self.settings).await
     }
 }
 
@@ -101,9 +155,9 @@ pub fn assert_close(row: &Map<String, Value>, column: &str, expected: f64) {
 #[tokio::test]
 async fn an_empty_fixture_loads_every_view_and_metric() {
     let engine = Fixture::new().engine("fixture-empty").await;
-    assert_eq!(engine.views().len(), 11, "8 canonical views and 3 helper views: {:?}", engine.views());
+    assert_eq!(engine.views().len(), 12, "9 canonical views and 3 helper views: {:?}", engine.views());
     assert!(engine.warnings().is_empty(), "{:?}", engine.warnings());
-    for view in engine.views().iter().take(8) {
+    for view in engine.views().iter().take(9) {
         assert!(query(&engine, &format!("SELECT * FROM tx.{view}")).await.is_empty(), "tx.{view} is empty");
     }
     assert_eq!(query(&engine, "SELECT * FROM tx.journey_stages").await.len(), 8);

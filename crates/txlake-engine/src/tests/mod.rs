@@ -7,3 +7,4 @@ mod fixture;
 mod metrics_customers;
 mod metrics_journeys;
 mod metrics_surveys;
+mod survey_mapping;

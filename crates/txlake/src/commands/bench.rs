@@ -46,6 +46,7 @@ async fn ingest(
         config: json!({ "customers": customers, "employees": employees, "days": days, "seed": 42 }),
         streams: None,
         modes: Default::default(),
+        survey_mapping: None,
     };
     let options = SyncOptions { full_refresh: !incremental, policy: config.sync.clone(), ..Default::default() };
     let mode = if incremental { "default modes" } else { "full refresh" };

@@ -156,6 +156,7 @@ pub async fn run(
         config: json!({ "token": TOKEN, "base_url": base_url, "page_size": page_size }),
         streams: None,
         modes: Default::default(),
+        survey_mapping: None,
     };
     println!(
         "bench connector: declarative stream `events` from a fake API on {addr} ({records} records, {page_size} per page, {:.0} KB a page) → {}",

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, anyhow};
 use arrow::record_batch::RecordBatch;
-use txlake_engine::{Connection, Engine, EngineSettings, SqlSources};
+use txlake_engine::Engine;
 use txlake_sync::TxlakeConfig;
 
 use crate::cli::ConfigArg;
@@ -21,19 +21,7 @@ pub async fn run(config: &ConfigArg, sql: &str, format: OutputFormat) -> anyhow:
 /// Opens the engine over the configured lake: raw tables, `tx.*` views and `metrics.*`.
 pub async fn open_engine(config: &TxlakeConfig) -> anyhow::Result<Engine> {
     let lake = config.open_lake()?;
-    let connections: Vec<Connection> = config
-        .connections
-        .iter()
-        .map(|(name, c)| Connection { name: name.clone(), connector: c.connector.clone() })
-        .collect();
-    let settings = EngineSettings { csi_weights: config.metrics.csi_weights.clone() };
-    let mut sources = SqlSources::builtin();
-    if let Some(dir) = config.connectors_dir() {
-        sources
-            .add_connectors_dir(&dir)
-            .map_err(|e| anyhow::anyhow!("cannot read the connector models in {}: {e}", dir.display()))?;
-    }
-    Ok(Engine::open(&lake, &connections, &sources, &settings).await?)
+    Ok(txlake_server::state::open_engine(config, &lake).await?)
 }
 
 /// Executes `sql` over the lake's raw tables, canonical views and metric views.
