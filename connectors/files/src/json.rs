@@ -5,8 +5,9 @@
 use std::fmt;
 use std::io::{BufReader, Read};
 
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, SeqAccess, Visitor};
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
 
 use crate::config::StreamSettings;
 use crate::read::{FileJob, ReadError};
@@ -24,7 +25,7 @@ struct Columns {
 }
 
 impl Columns {
-    fn observe(&mut self, object: &Map<String, Value>, formats: &TextFormats) {
+    fn observe(&mut self, object: &[(String, Value)], formats: &TextFormats) {
         for (key, value) in object {
             let i = match self.index.get(key) {
                 Some(&i) => i,
@@ -59,10 +60,72 @@ impl Columns {
     }
 }
 
-fn object(line: &[u8]) -> Result<Map<String, Value>, String> {
-    match serde_json::from_slice::<Value>(line) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(format!("is not a JSON object but {}", kind_of(&other))),
+/// A top-level JSON value, an object's keys kept in file order (serde_json's map sorts them,
+/// and columns should come in the order the data has them).
+enum Record {
+    /// An object's entries.
+    Object(Vec<(String, Value)>),
+    /// Anything else, by kind.
+    Other(&'static str),
+}
+
+struct RecordVisitor;
+
+impl<'de> Visitor<'de> for RecordVisitor {
+    type Value = Record;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Record, A::Error> {
+        let mut entries = Vec::new();
+        while let Some((key, value)) = map.next_entry::<String, Value>()? {
+            entries.push((key, value));
+        }
+        Ok(Record::Object(entries))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Record, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Record::Other("an array"))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Record, E> {
+        Ok(Record::Other("a boolean"))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Record, E> {
+        Ok(Record::Other("a number"))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Record, E> {
+        Ok(Record::Other("a number"))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Record, E> {
+        Ok(Record::Other("a number"))
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Record, E> {
+        Ok(Record::Other("a string"))
+    }
+
+    fn visit_unit<E>(self) -> Result<Record, E> {
+        Ok(Record::Other("null"))
+    }
+}
+
+impl<'de> Deserialize<'de> for Record {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Record, D::Error> {
+        deserializer.deserialize_any(RecordVisitor)
+    }
+}
+
+fn object(line: &[u8]) -> Result<Vec<(String, Value)>, String> {
+    match serde_json::from_slice::<Record>(line) {
+        Ok(Record::Object(entries)) => Ok(entries),
+        Ok(Record::Other(kind)) => Err(format!("is not a JSON object but {kind}")),
         Err(e) => Err(format!("is not valid JSON: {e}")),
     }
 }
@@ -109,7 +172,7 @@ pub fn sample_lines(
 }
 
 /// Puts one JSON object into the job's current row, or reports why it cannot be.
-fn object_row(job: &mut FileJob<'_>, map: &Map<String, Value>, line: u64, text: &mut String) -> Result<(), ReadError> {
+fn object_row(job: &mut FileJob<'_>, map: &[(String, Value)], line: u64, text: &mut String) -> Result<(), ReadError> {
     text.clear();
     for (key, value) in map {
         let Some(&target) = job.layout().index.get(key) else {
@@ -236,7 +299,7 @@ fn reader_encoding(settings: &StreamSettings) -> &'static str {
 
 /// Calls `each` with every element of a top-level JSON array, in order, until it says stop.
 struct Elements<'f> {
-    each: &'f mut dyn FnMut(Value) -> Result<bool, String>,
+    each: &'f mut dyn FnMut(Record) -> Result<bool, String>,
     stopped: bool,
 }
 
@@ -248,7 +311,7 @@ impl<'de> Visitor<'de> for &mut Elements<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(value) = seq.next_element::<Value>()? {
+        while let Some(value) = seq.next_element::<Record>()? {
             match (self.each)(value) {
                 Ok(true) => {}
                 Ok(false) => {
@@ -274,7 +337,7 @@ impl<'de> DeserializeSeed<'de> for &mut Elements<'_> {
 
 fn each_element(
     input: Box<dyn Read + Send>,
-    each: &mut dyn FnMut(Value) -> Result<bool, String>,
+    each: &mut dyn FnMut(Record) -> Result<bool, String>,
 ) -> Result<(), String> {
     let mut elements = Elements { each, stopped: false };
     let mut deserializer = serde_json::Deserializer::from_reader(BufReader::with_capacity(1 << 20, input));
@@ -290,12 +353,12 @@ pub fn sample_array(input: Box<dyn Read + Send>, formats: &TextFormats, rows: us
     let mut columns = Columns::default();
     let mut sampled = 0;
     each_element(input, &mut |value| match value {
-        Value::Object(map) => {
+        Record::Object(map) => {
             columns.observe(&map, formats);
             sampled += 1;
             Ok(sampled < rows)
         }
-        other => Err(format!("element {} is {}, not an object", sampled + 1, kind_of(&other))),
+        Record::Other(kind) => Err(format!("element {} is {kind}, not an object", sampled + 1)),
     })?;
     columns.sample()
 }
@@ -315,8 +378,8 @@ pub fn read_array(job: &mut FileJob<'_>, input: Box<dyn Read + Send>) -> Result<
         }
         let position = job.rows();
         let step = match value {
-            Value::Object(map) => object_row(job, &map, position, &mut text),
-            other => job.malformed(position, None, format!("is {}, not an object", kind_of(&other))),
+            Record::Object(map) => object_row(job, &map, position, &mut text),
+            Record::Other(kind) => job.malformed(position, None, format!("is {kind}, not an object")),
         };
         let step = step.and_then(|()| if job.pending() >= batch_size { job.checkpoint_rows(false) } else { Ok(()) });
         match step {

@@ -27,6 +27,9 @@ mod text;
 mod value;
 mod xlsx;
 
+#[cfg(test)]
+mod tests;
+
 use async_trait::async_trait;
 use serde_json::Value;
 use tokio::runtime::Handle;

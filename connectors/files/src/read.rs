@@ -61,6 +61,28 @@ impl ReadPlan {
     }
 }
 
+#[cfg(test)]
+impl ReadPlan {
+    /// A plan reading every stream of `catalog` incrementally from `location`.
+    pub fn for_tests(
+        settings: Settings,
+        location: Location,
+        catalog: &txlake_connector::Catalog,
+        state: txlake_connector::StateMap,
+    ) -> ReadPlan {
+        let streams = catalog
+            .streams
+            .iter()
+            .map(|stream| {
+                let configured =
+                    ConfiguredStream { stream: stream.clone(), mode: txlake_connector::StreamMode::IncrementalAppend };
+                (configured, state.get(&stream.name).cloned())
+            })
+            .collect();
+        ReadPlan { settings, location, streams }
+    }
+}
+
 /// Starts the read on a blocking thread and returns its messages as an async stream. When
 /// the stream is dropped, the reader notices at its next message and stops.
 pub fn spawn(plan: ReadPlan) -> MessageStream {
