@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use serde_json::{Value, json};
-use txlake_connector::{Connector, ConnectorError};
+use txlake_connector::{Connector, ConnectorError, SurveyQuestion};
 
 use crate::cli::{ConfigArg, ConnectorsCommand};
 use crate::commands::text_table;
@@ -54,7 +54,17 @@ pub async fn run(command: ConnectorsCommand) -> anyhow::Result<ExitCode> {
                         })
                     })
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&json!({ "streams": streams }))?);
+                let questions: Vec<Value> = catalog
+                    .questions
+                    .iter()
+                    .map(|q| {
+                        json!({
+                            "survey_id": q.survey_id, "survey_title": q.survey_title, "field": q.field,
+                            "question": q.question, "kind": q.kind, "scale": q.scale.map(|(low, high)| [low, high]),
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&json!({ "streams": streams, "questions": questions }))?);
             } else {
                 let rows: Vec<Vec<String>> = catalog
                     .streams
@@ -71,10 +81,49 @@ pub async fn run(command: ConnectorsCommand) -> anyhow::Result<ExitCode> {
                     })
                     .collect();
                 print!("{}", text_table(&["stream", "default mode", "cursor", "key", "columns", "description"], &rows));
+                if !catalog.questions.is_empty() {
+                    print!("\n{}", questions_listing(&target, &catalog.questions));
+                }
             }
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The survey questions a source describes, and a `survey_mapping` to start from: each
+/// question on a scale is suggested as the survey kind whose convention that scale is.
+fn questions_listing(target: &str, questions: &[SurveyQuestion]) -> String {
+    let scale = |q: &SurveyQuestion| q.scale.map(|(low, high)| format!("{low}–{high}")).unwrap_or_else(|| "-".into());
+    let rows: Vec<Vec<String>> = questions
+        .iter()
+        .map(|q| vec![q.survey_title.clone(), q.field.clone(), q.kind.clone(), scale(q), shorten(&q.question, 60)])
+        .collect();
+    let mut out = format!("questions\n{}", text_table(&["survey", "field", "kind", "scale", "question"], &rows));
+    out.push_str(&format!(
+        "\n# A survey mapping to start from (txlake.toml; docs/surveys.md): keep the questions that measure\n# NPS, eNPS, CSAT, CES or CSI, and name the field holding the respondent's e-mail.\n[connections.{target}.survey_mapping]\nrespondent = {{ field = \"hidden.email\", kind = \"customer\" }}\n[connections.{target}.survey_mapping.questions]\n"
+    ));
+    for question in questions.iter().filter(|q| q.scale.is_some()) {
+        let (low, high) = question.scale.unwrap_or_default();
+        let suggestion = match (low, high) {
+            (0, 10) => "survey = \"nps\"".to_string(),
+            (1, 5) => "survey = \"csat\"".to_string(),
+            (1, 7) => "survey = \"ces\"".to_string(),
+            _ => format!("survey = \"nps\", scale = [{low}, {high}], rescale = true"),
+        };
+        let key = if question.field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            question.field.clone()
+        } else {
+            format!("{:?}", question.field)
+        };
+        out.push_str(&format!("# {key} = {{ {suggestion} }}   # {}\n", shorten(&question.question, 50)));
+    }
+    out
+}
+
+/// The first `max` characters of `text` on one line, with … when cut.
+fn shorten(text: &str, max: usize) -> String {
+    let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() <= max { line } else { format!("{}…", line.chars().take(max - 1).collect::<String>()) }
 }
 
 /// The files `connectors new` writes: (path under the connector's folder, template).
@@ -139,5 +188,34 @@ async fn resolve(config: &ConfigArg, target: &str) -> anyhow::Result<(std::sync:
             config.config.display(),
             registry.names().join(", ")
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn questions_are_listed_with_a_mapping_to_start_from() {
+        let question = |field: &str, scale: Option<(i64, i64)>| SurveyQuestion {
+            survey_id: "f1".into(),
+            survey_title: "Onboarding".into(),
+            field: field.into(),
+            question: "How likely are you to recommend   us\n to a friend?".into(),
+            kind: "opinion_scale".into(),
+            scale,
+        };
+        let out = questions_listing(
+            "forms",
+            &[question("nps_q", Some((0, 10))), question("QID2 1", Some((1, 10))), question("comment", None)],
+        );
+        assert!(
+            out.contains("Onboarding  nps_q    opinion_scale  0–10   How likely are you to recommend us to a friend?"),
+            "{out}"
+        );
+        assert!(out.contains("[connections.forms.survey_mapping]"), "{out}");
+        assert!(out.contains("# nps_q = { survey = \"nps\" }"), "{out}");
+        assert!(out.contains("# \"QID2 1\" = { survey = \"nps\", scale = [1, 10], rescale = true }"), "{out}");
+        assert!(!out.contains("# comment ="), "questions without a scale get no suggestion: {out}");
     }
 }
