@@ -17,6 +17,8 @@ mod hubspot;
 mod moodle;
 mod odata;
 mod planted_effects;
+#[path = "../../connectors/qualtrics/tests/qualtrics.rs"]
+mod qualtrics;
 mod rollups;
 mod s3;
 mod support;

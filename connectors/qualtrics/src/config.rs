@@ -26,12 +26,11 @@ pub fn spec() -> Spec {
             "type": "object",
             "additionalProperties": false,
             "required": ["api_token"],
-            "anyOf": [{ "required": ["datacenter"] }, { "required": ["base_url"] }],
             "properties": {
                 "datacenter": {
                     "type": "string",
                     "pattern": "^[A-Za-z0-9-]+$",
-                    "description": "Your account's data center id (fra1, iad1, ca1, …; Account Settings → Qualtrics IDs → User: Datacenter ID). The API is https://<datacenter>.qualtrics.com/API/v3.",
+                    "description": "Required unless `base_url` is set. Your account's data center id (fra1, iad1, ca1, …; Account Settings → Qualtrics IDs → User: Datacenter ID). The API is https://<datacenter>.qualtrics.com/API/v3.",
                     "examples": ["fra1", "iad1", "ca1"]
                 },
                 "base_url": {
@@ -105,8 +104,12 @@ impl Settings {
                 format!("{url}/API/v3")
             }
             (None, Some(datacenter)) => format!("https://{}.qualtrics.com/API/v3", datacenter.to_ascii_lowercase()),
-            // The spec's anyOf rejects this before.
-            (None, None) => return Err(issue("config", "set `datacenter` (e.g. fra1) or `base_url`")),
+            (None, None) => {
+                return Err(issue(
+                    "config.datacenter",
+                    "missing: set `datacenter` to your account's data center id (fra1, iad1, …) or `base_url`",
+                ));
+            }
         };
         let token = text("api_token").unwrap_or_default();
         let surveys = config
@@ -171,6 +174,7 @@ mod tests {
     fn bad_settings_name_the_field() {
         let err = Settings::parse(&json!({ "api_token": "t" })).unwrap_err();
         assert!(matches!(err, ConnectorError::InvalidConfig { .. }), "{err}");
+        assert!(err.to_string().contains("config.datacenter") && err.to_string().contains("base_url"), "{err}");
         let err = Settings::parse(&json!({ "datacenter": "fra1", "api_token": "t", "start_date": "May 1st" }))
             .unwrap_err()
             .to_string();

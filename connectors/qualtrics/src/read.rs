@@ -166,7 +166,16 @@ async fn run(plan: &Plan, api: &Api, tx: &mpsc::Sender<Result<Message>>) -> Resu
     }
     if plan.wants(QUESTIONS) {
         for survey in &ids {
-            let definition = api.definition(survey).await.map_err(|e| in_streams(&[QUESTIONS], e))?;
+            let definition = match api.definition(survey).await {
+                Ok(definition) => definition,
+                Err(e) if is_fatal(&e) => return Err(in_streams(&[QUESTIONS], e)),
+                // One survey's definition failing fails `questions`; the responses go on.
+                Err(e) => {
+                    let error = format!("survey {survey}: {e}");
+                    emit(tx, Message::StreamFailed { stream: QUESTIONS.into(), error }).await?;
+                    break;
+                }
+            };
             let (_, questions) = definitions::parse(&definition);
             if !questions.is_empty() {
                 emit(tx, Message::Batch { stream: QUESTIONS.into(), batch: questions_batch(survey, &questions)? })
@@ -179,10 +188,22 @@ async fn run(plan: &Plan, api: &Api, tx: &mpsc::Sender<Result<Message>>) -> Resu
     }
     let mut cursors: BTreeMap<&str, Cursors> =
         responses.iter().map(|s| (*s, plan.cursors.get(*s).cloned().unwrap_or_default())).collect();
+    // A survey whose export fails is skipped (its cursor stays) and the others are read; the
+    // response streams then fail naming every failed survey, so the run says so.
+    let mut failures = Vec::new();
     for (done, survey) in ids.iter().enumerate() {
-        read_survey(plan, api, tx, survey, &responses, &mut cursors).await.map_err(|e| in_streams(&responses, e))?;
-        for stream in &responses {
-            emit(tx, Message::State { stream: stream.to_string(), state: state_of(&cursors[stream]) }).await?;
+        match read_survey(plan, api, tx, survey, &responses, &mut cursors).await {
+            Ok(()) => {
+                for stream in &responses {
+                    emit(tx, Message::State { stream: stream.to_string(), state: state_of(&cursors[stream]) }).await?;
+                }
+            }
+            Err(e) if is_fatal(&e) => return Err(in_streams(&responses, e)),
+            Err(e) => {
+                let error = e.to_string();
+                emit(tx, Message::Log { level: LogLevel::Warn, message: error.clone() }).await?;
+                failures.push(error);
+            }
         }
         emit(
             tx,
@@ -190,7 +211,18 @@ async fn run(plan: &Plan, api: &Api, tx: &mpsc::Sender<Result<Message>>) -> Resu
         )
         .await?;
     }
+    if !failures.is_empty() {
+        for stream in &responses {
+            emit(tx, Message::StreamFailed { stream: stream.to_string(), error: failures.join("; ") }).await?;
+        }
+    }
     Ok(())
+}
+
+/// Errors that end the whole read rather than one survey's: refused credentials (every
+/// other request would be refused too) and a stopped consumer.
+fn is_fatal(error: &ConnectorError) -> bool {
+    matches!(error, ConnectorError::Auth(_) | ConnectorError::Internal(_))
 }
 
 /// Exports one survey's responses recorded since the oldest cursor of the response streams,

@@ -14,6 +14,7 @@ macro_rules! embed {
 pub static EMBEDDED_SQL: &[(&str, &str)] = &[
     embed!("connectors/bamboohr/models/employees.sql"),
     embed!("connectors/moodle/models/learning.sql"),
+    embed!("connectors/qualtrics/models/survey_answers.sql"),
     embed!("connectors/hubspot/models/customers.sql"),
     embed!("connectors/hubspot/models/revenue.sql"),
     embed!("connectors/hubspot/models/touchpoints.sql"),

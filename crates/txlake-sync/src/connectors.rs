@@ -27,6 +27,7 @@ pub static BUILTIN_MANIFESTS: &[(&str, &str)] = &[
 pub fn builtin_registry() -> Registry {
     let mut registry = Registry::new();
     registry.register(Arc::new(txlake_connector_sample::SampleConnector));
+    registry.register(Arc::new(txlake_connector_qualtrics::QualtricsConnector));
     registry.register(Arc::new(txlake_connector_files::FilesConnector));
     registry.register_scheme(txlake_airbyte::SCHEME, Arc::new(txlake_airbyte::AirbyteResolver));
     for (path, text) in BUILTIN_MANIFESTS {

@@ -22,6 +22,7 @@ pub async fn all() -> Vec<(&'static str, Target)> {
         ("moodle", moodle().await),
         ("hubspot", hubspot().await),
         ("zendesk", zendesk().await),
+        ("qualtrics", qualtrics().await),
         ("sample", sample()),
         ("airbyte", airbyte().await),
     ]
@@ -191,6 +192,26 @@ async fn zendesk() -> Target {
     Target {
         connector: manifest("connectors/zendesk/manifest.yaml"),
         source: Arc::new(VendorFake { config, bad_credentials, fake, touch: crate::zendesk::Fake::touch, faults }),
+        kind: Kind::HttpApi,
+    }
+}
+
+async fn qualtrics() -> Target {
+    let (router, fake) = crate::qualtrics::fake_api();
+    let faults = FaultLayer::default();
+    let base = serve(faults.wrap(router)).await;
+    let config = json!({
+        "datacenter": "fra1",
+        "base_url": base,
+        "api_token": crate::qualtrics::TOKEN,
+        "start_date": "2024-01-01",
+        "poll_interval_ms": 2,
+    });
+    let mut bad_credentials = config.clone();
+    bad_credentials["api_token"] = json!("qx-revoked-00000000000000");
+    Target {
+        connector: txlake_sync::connectors::builtin_registry().get("qualtrics").unwrap(),
+        source: Arc::new(VendorFake { config, bad_credentials, fake, touch: crate::qualtrics::Fake::touch, faults }),
         kind: Kind::HttpApi,
     }
 }
