@@ -23,5 +23,7 @@ mod rollups;
 mod s3;
 mod support;
 mod sync_modes;
+#[path = "../../connectors/typeform/tests/typeform.rs"]
+mod typeform;
 #[path = "../../connectors/zendesk/tests/zendesk.rs"]
 mod zendesk;

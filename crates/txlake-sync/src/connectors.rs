@@ -21,6 +21,7 @@ pub static BUILTIN_MANIFESTS: &[(&str, &str)] = &[
     manifest!("connectors/zendesk/manifest.yaml"),
     manifest!("connectors/bamboohr/manifest.yaml"),
     manifest!("connectors/moodle/manifest.yaml"),
+    manifest!("connectors/typeform/manifest.yaml"),
 ];
 
 /// A registry with every built-in connector.

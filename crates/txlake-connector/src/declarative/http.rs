@@ -472,11 +472,15 @@ fn reset_time(text: &str, now: chrono::DateTime<chrono::Utc>) -> Option<chrono::
         .map(|t| t.with_timezone(&chrono::Utc))
 }
 
-/// `4h 10m`, `35m`, `20s`.
+/// `4h 10m`, `35m`, `20s`: a wait as people read it.
 pub fn human_wait(wait: chrono::Duration) -> String {
     let seconds = wait.num_seconds().max(0);
-    match (seconds / 3600, (seconds % 3600) / 60) {
-        (0, 0) => format!("{seconds}s"),
+    if seconds < 60 {
+        return format!("{seconds}s");
+    }
+    // To the nearest minute: a reset read a moment ago still says its round figure.
+    let minutes = (seconds + 30) / 60;
+    match (minutes / 60, minutes % 60) {
         (0, m) => format!("{m}m"),
         (h, m) => format!("{h}h {m}m"),
     }

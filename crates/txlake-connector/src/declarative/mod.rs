@@ -18,6 +18,7 @@ pub mod records;
 mod scan;
 pub mod template;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -261,19 +262,20 @@ impl DeclarativeConnector {
     /// The survey questions the manifest's `questions` blocks find, in their order.
     async fn questions(&self, reader: &Arc<Reader>) -> Result<Vec<SurveyQuestion>> {
         let mut out = Vec::new();
+        // Blocks over the same stream read it once (a survey's details hold its questions and
+        // its matrix rows): requests count against daily quotas.
+        let mut read: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
         for (i, block) in self.manifest.questions.iter().enumerate() {
             let stream = self
                 .manifest
                 .stream(&block.stream)
                 .ok_or_else(|| ConnectorError::Internal(format!("questions[{i}]: no stream `{}`", block.stream)))?;
-            for record in reader.stream_records(stream).await? {
+            if let std::collections::btree_map::Entry::Vacant(slot) = read.entry(&block.stream) {
+                slot.insert(reader.stream_records(stream).await?);
+            }
+            for record in &read[block.stream.as_str()] {
                 let mut items = Vec::new();
-                walk(
-                    &record,
-                    &record,
-                    &block.each.split('.').filter(|p| !p.is_empty()).collect::<Vec<_>>(),
-                    &mut items,
-                );
+                walk(record, record, &block.each.split('.').filter(|p| !p.is_empty()).collect::<Vec<_>>(), &mut items);
                 for (parent, item) in items {
                     let ctx =
                         context(&json!({ "config": reader.config, "record": record, "parent": parent, "item": item }));
