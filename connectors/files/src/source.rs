@@ -235,7 +235,8 @@ fn store_path(prefix: &StorePath, name: &str) -> StorePath {
 }
 
 fn list_local(root: &FsPath, glob: &GlobMatcher) -> Result<Vec<FileMeta>, String> {
-    let meta = std::fs::metadata(root).map_err(|e| format!("cannot read the folder {}: {e}", root.display()))?;
+    let meta = std::fs::metadata(root)
+        .map_err(|e| format!("cannot read the folder {} that url names: {e}", root.display()))?;
     if !meta.is_dir() {
         return Err(format!("{} is not a folder; url must name the folder the files are in", root.display()));
     }

@@ -128,7 +128,8 @@ impl TextReader {
         if self.encoding == UTF_16LE || self.encoding == UTF_16BE {
             let le = self.encoding == UTF_16LE;
             // Code units start at even file offsets.
-            let mut i = if (self.raw_start % 2 == 0) == (raw.len() % 2 == 0) { raw.len() } else { raw.len() - 1 };
+            let mut i =
+                if self.raw_start.is_multiple_of(2) == raw.len().is_multiple_of(2) { raw.len() } else { raw.len() - 1 };
             while i >= 2 {
                 let (a, b) = (raw[i - 2], raw[i - 1]);
                 if (le && a == b'\n' && b == 0) || (!le && a == 0 && b == b'\n') {
