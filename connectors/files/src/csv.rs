@@ -249,12 +249,8 @@ pub fn sample(
             break;
         }
     }
-    if settings.header_rows > 0 && header.is_empty() {
-        return Err(format!(
-            "no header line{}; the file is empty",
-            if settings.skip_rows > 0 { format!(" after skip_rows = {}", settings.skip_rows) } else { String::new() }
-        ));
-    }
+    // An empty file (or one with nothing after skip_rows) has no columns and no rows: it
+    // neither names columns nor fails the stream.
     let width = if settings.header_rows == 0 { width } else { header.iter().map(Vec::len).max().unwrap_or(0) };
     let names = header_names(&header, settings.header_rows, width);
     inferences.resize(names.len(), Inference::default());

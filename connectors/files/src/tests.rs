@@ -438,6 +438,20 @@ async fn a_later_file_adds_its_new_columns() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_file_adds_nothing_and_fails_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "0.csv", b"");
+    write(dir.path(), "1.csv", b"id,score\n1,5\n");
+    let config = config(dir.path(), json!([{ "name": "s" }]));
+    let names: Vec<String> = types(&discover(&config).await, "s").into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["id", "score", "_file", "_row", "_modified"]);
+    let messages = read(&config, &StateMap::new()).await;
+    assert!(failures(&messages).is_empty(), "{:?}", failures(&messages));
+    assert_eq!(rows(&messages, "s", &["id", "_file"]), table(&[&["1", "1.csv"]]));
+    assert_eq!(state_map(&messages)["s"]["files"]["0.csv"]["complete"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_lines_and_json_arrays() {
     let dir = tempfile::tempdir().unwrap();
     write(
