@@ -214,3 +214,56 @@ impl SyncRuns {
         Ok(runs)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn record(stream: &str, warnings: u64) -> RunRecord {
+        let at = Utc.timestamp_micros(1_700_000_000_000_000).single().unwrap();
+        RunRecord {
+            run_id: "run-1".into(),
+            connection: "demo".into(),
+            stream: stream.into(),
+            mode: "full_refresh".into(),
+            started_at: at,
+            finished_at: at,
+            status: RunStatus::Failed,
+            records: 3,
+            bytes: 10,
+            commits: 1,
+            error: Some("boom".into()),
+            warnings,
+        }
+    }
+
+    #[tokio::test]
+    async fn warnings_are_recorded_and_a_history_without_the_column_gains_it() {
+        let lake = Lake::open("memory://runs-warnings", std::path::Path::new("/"), HashMap::new()).unwrap();
+        // A history written before the `warnings` column existed.
+        let url = lake.internal_table_url("sync_runs");
+        let old: Vec<Field> =
+            SyncRuns::schema().fields().iter().filter(|f| f.name() != "warnings").map(|f| f.as_ref().clone()).collect();
+        let old = Arc::new(Schema::new(old));
+        let table = create_table(&lake, &url, "sync_runs", &old).await.unwrap();
+        let columns = SyncRuns::schema()
+            .fields()
+            .iter()
+            .filter(|f| f.name() != "warnings")
+            .map(|f| arrow::array::new_null_array(f.data_type(), 1))
+            .collect();
+        let mut columns: Vec<ArrayRef> = columns;
+        columns[2] = Arc::new(StringArray::from(vec!["old"]));
+        table.write(vec![RecordBatch::try_new(old, columns).unwrap()]).await.unwrap();
+
+        let runs = SyncRuns::new(&lake);
+        runs.append(&[record("pages", 4)]).await.unwrap();
+        let listed = runs.list().await.unwrap();
+        let pages = listed.iter().find(|r| r.stream == "pages").unwrap();
+        assert_eq!(pages, &record("pages", 4));
+        let old = listed.iter().find(|r| r.stream == "old").expect("the row written before the column is listed");
+        assert_eq!(old.warnings, 0);
+    }
+}

@@ -763,4 +763,133 @@ mod tests {
         .to_string();
         assert!(err.contains("primary key"), "{err}");
     }
+
+    /// The data files the table's current version references.
+    async fn files(lake: &Lake, id: &TableId) -> Vec<String> {
+        let table = lake.load_table(&lake.table_url(id)).await.unwrap().unwrap();
+        let mut files: Vec<String> =
+            table.snapshot().unwrap().log_data().iter().map(|f| f.path().to_string()).collect();
+        files.sort();
+        files
+    }
+
+    #[tokio::test]
+    async fn replace_rows_rewrites_only_the_files_holding_them_in_the_commit_of_the_new_rows() {
+        let lake = lake("replace-append");
+        let id = TableId::new("demo", "answers");
+        let mut table = StreamTable::open(&lake, &id, schema(), WriteMode::Append).await.unwrap();
+        // `status` plays the origin column (`_file` of the files connector).
+        table.write(batch(&[(1, "a.csv", 1), (2, "b.csv", 1)])).await.unwrap();
+        table.commit(Some(&json!({"files": 2})), "r1").await.unwrap();
+        let mixed = files(&lake, &id).await;
+        table.write(batch(&[(3, "c.csv", 1)])).await.unwrap();
+        table.commit(Some(&json!({"files": 3})), "r1").await.unwrap();
+        let untouched: Vec<String> = files(&lake, &id).await.into_iter().filter(|f| !mixed.contains(f)).collect();
+        let before = table.version();
+
+        // a.csv re-uploaded: its old row goes, its new rows come, in one commit.
+        table.replace_rows("status", "a.csv");
+        table.write(batch(&[(4, "a.csv", 2), (5, "a.csv", 2)])).await.unwrap();
+        let summary = table.commit(Some(&json!({"files": 3, "a": 2})), "r2").await.unwrap();
+        assert_eq!(summary.version, before + 1, "the delete and the new rows are one commit");
+        assert_eq!(
+            rows(&lake, &id).await,
+            vec![(2, "b.csv".into(), 1), (3, "c.csv".into(), 1), (4, "a.csv".into(), 2), (5, "a.csv".into(), 2)]
+        );
+        let now = files(&lake, &id).await;
+        assert!(!now.iter().any(|f| mixed.contains(f)), "the file holding a.csv's old row is rewritten");
+        assert!(untouched.iter().all(|f| now.contains(f)), "a file without a.csv rows is left alone");
+        assert_eq!(table.committed_state().await.unwrap(), Some(json!({"files": 3, "a": 2})));
+        let app_id = "txlake:demo/answers";
+        let stored = lake.load_table(&lake.table_url(&id)).await.unwrap().unwrap();
+        let txn = stored.snapshot().unwrap().transaction_version(stored.log_store().as_ref(), app_id).await.unwrap();
+        assert_eq!(txn, Some(3), "the txn version counts the replacing commit like any other");
+
+        // The replacement was for that commit only: further rows of a.csv just add.
+        table.write(batch(&[(6, "a.csv", 3)])).await.unwrap();
+        table.commit(None, "r2").await.unwrap();
+        assert_eq!(rows(&lake, &id).await.iter().map(|r| r.0).collect::<Vec<_>>(), vec![2, 3, 4, 5, 6]);
+    }
+
+    #[tokio::test]
+    async fn an_aborted_replacement_leaves_the_old_rows_and_state() {
+        let lake = lake("replace-abort");
+        let id = TableId::new("demo", "answers");
+        let mut table = StreamTable::open(&lake, &id, schema(), WriteMode::Append).await.unwrap();
+        table.write(batch(&[(1, "a.csv", 1), (2, "b.csv", 1)])).await.unwrap();
+        table.commit(Some(&json!({"a": 1})), "r1").await.unwrap();
+        table.replace_rows("status", "a.csv");
+        table.write(batch(&[(3, "a.csv", 2)])).await.unwrap();
+        // The run is aborted (or the process dies) before the commit.
+        table.abort();
+        assert!(!table.has_replacements());
+        table.commit(Some(&json!({"a": 1, "b": 1})), "r1").await.unwrap();
+        drop(table);
+        let reopened = StreamTable::open(&lake, &id, schema(), WriteMode::Append).await.unwrap();
+        assert_eq!(reopened.committed_state().await.unwrap(), Some(json!({"a": 1, "b": 1})));
+        assert_eq!(rows(&lake, &id).await, vec![(1, "a.csv".into(), 1), (2, "b.csv".into(), 1)]);
+    }
+
+    #[tokio::test]
+    async fn a_replacement_without_new_rows_empties_the_source() {
+        let lake = lake("replace-empty");
+        let id = TableId::new("demo", "answers");
+        let mut table = StreamTable::open(&lake, &id, schema(), WriteMode::Append).await.unwrap();
+        table.write(batch(&[(1, "a.csv", 1), (2, "a.csv", 1)])).await.unwrap();
+        table.commit(None, "r1").await.unwrap();
+        table.replace_rows("status", "a.csv");
+        let summary = table.commit(Some(&json!({"a": "empty now"})), "r2").await.unwrap();
+        assert_eq!(summary.rows, 0);
+        assert!(rows(&lake, &id).await.is_empty());
+        assert!(files(&lake, &id).await.is_empty(), "a file left with no rows is removed, not rewritten empty");
+    }
+
+    #[tokio::test]
+    async fn merge_replacement_deletes_the_rows_the_new_records_do_not_update() {
+        let lake = lake("replace-merge");
+        let id = TableId::new("demo", "answers");
+        let mode = WriteMode::Merge { key: vec!["id".into()], cursor: Some("updated".into()) };
+        let mut table = StreamTable::open(&lake, &id, schema(), mode).await.unwrap();
+        table.write(batch(&[(1, "a.csv", 1), (2, "a.csv", 1), (3, "b.csv", 1)])).await.unwrap();
+        table.commit(None, "r1").await.unwrap();
+        let before = table.version();
+        table.replace_rows("status", "a.csv");
+        table.write(batch(&[(1, "a.csv", 2), (4, "a.csv", 2)])).await.unwrap();
+        let summary = table.commit(Some(&json!({"a": 2})), "r2").await.unwrap();
+        assert_eq!(summary.version, before + 1);
+        assert_eq!(
+            rows(&lake, &id).await,
+            vec![(1, "a.csv".into(), 2), (3, "b.csv".into(), 1), (4, "a.csv".into(), 2)]
+        );
+        // Next commit: no deletion.
+        table.write(batch(&[(5, "a.csv", 3)])).await.unwrap();
+        table.commit(None, "r2").await.unwrap();
+        assert_eq!(rows(&lake, &id).await.len(), 4);
+    }
+
+    #[tokio::test]
+    async fn overwrite_ignores_replacements() {
+        let lake = lake("replace-overwrite");
+        let id = TableId::new("demo", "answers");
+        let mut table = StreamTable::open(&lake, &id, schema(), WriteMode::Overwrite).await.unwrap();
+        table.replace_rows("status", "a.csv");
+        assert!(!table.has_replacements(), "the overwrite replaces everything anyway");
+    }
+
+    #[test]
+    fn statistics_rule_out_files_only_when_safe() {
+        let stats = json!({
+            "numRecords": 3,
+            "minValues": {"_file": "b.csv", "n": 1},
+            "maxValues": {"_file": "d.csv"},
+            "nullCount": {"_file": 0, "empty": 3}
+        });
+        assert!(!may_contain(Some(&stats), "_file", "a.csv"), "below the minimum");
+        assert!(!may_contain(Some(&stats), "_file", "e.csv"), "above the maximum");
+        assert!(may_contain(Some(&stats), "_file", "c.csv"));
+        assert!(may_contain(Some(&stats), "_file", "d.csv.bak"), "a maximum may be a truncated prefix");
+        assert!(!may_contain(Some(&stats), "empty", "x"), "a column that is all nulls");
+        assert!(may_contain(Some(&stats), "n", "0"), "non-string statistics are not compared");
+        assert!(may_contain(None, "_file", "a.csv"), "no statistics, no pruning");
+    }
 }
