@@ -22,6 +22,8 @@ mod qualtrics;
 mod rollups;
 mod s3;
 mod support;
+#[path = "../../connectors/surveymonkey/tests/surveymonkey.rs"]
+mod surveymonkey;
 mod sync_modes;
 #[path = "../../connectors/typeform/tests/typeform.rs"]
 mod typeform;

@@ -26,6 +26,7 @@ pub static EMBEDDED_SQL: &[(&str, &str)] = &[
     embed!("connectors/sample/models/tickets.sql"),
     embed!("connectors/sample/models/touchpoint_targets.sql"),
     embed!("connectors/sample/models/touchpoints.sql"),
+    embed!("connectors/surveymonkey/models/survey_answers.sql"),
     embed!("connectors/typeform/models/survey_answers.sql"),
     embed!("connectors/zendesk/models/surveys.sql"),
     embed!("connectors/zendesk/models/tickets.sql"),

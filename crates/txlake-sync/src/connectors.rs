@@ -22,6 +22,7 @@ pub static BUILTIN_MANIFESTS: &[(&str, &str)] = &[
     manifest!("connectors/bamboohr/manifest.yaml"),
     manifest!("connectors/moodle/manifest.yaml"),
     manifest!("connectors/typeform/manifest.yaml"),
+    manifest!("connectors/surveymonkey/manifest.yaml"),
 ];
 
 /// A registry with every built-in connector.
