@@ -339,21 +339,24 @@ mod tests {
         assert_eq!(r.recorded.to_rfc3339(), "2024-05-01T10:03:01.250+00:00");
         assert_eq!((r.meta_f64("locationLatitude"), r.meta_i64("finished")), (Some(52.52), Some(1)));
         assert_eq!(r.label("status").as_deref(), Some("IP Address"));
-        let mut rows: Vec<(String, Option<String>, &str, Option<f64>, Option<String>)> = r
-            .values()
-            .map(|v| (v.field.to_string(), v.question_id.map(str::to_string), v.kind, v.number, v.text))
-            .collect();
-        rows.sort_by(|a, b| a.0.cmp(&b.0));
-        let q = |s: &str| Some(s.to_string());
+        let mut rows: Vec<ValueRow<'_>> = r.values().collect();
+        rows.sort_by_key(|v| v.field);
+        let row = |field, question_id, kind, number, text: &str| ValueRow {
+            field,
+            question_id,
+            kind,
+            number,
+            text: Some(text.to_string()),
+        };
         assert_eq!(
             rows,
             [
-                ("1_QID7".into(), q("QID7"), "question", Some(2.0), q("2")),
-                ("QID1".into(), q("QID1"), "question", Some(9.0), q("9")),
-                ("QID2_TEXT".into(), q("QID2"), "question", None, q("Fast")),
-                ("QID3_1".into(), q("QID3"), "question", Some(4.0), q("Agree")),
-                ("QID4".into(), q("QID4"), "question", None, q("Email, Phone")),
-                ("plan".into(), None, "embedded", None, q("pro")),
+                row("1_QID7", Some("QID7"), "question", Some(2.0), "2"),
+                row("QID1", Some("QID1"), "question", Some(9.0), "9"),
+                row("QID2_TEXT", Some("QID2"), "question", None, "Fast"),
+                row("QID3_1", Some("QID3"), "question", Some(4.0), "Agree"),
+                row("QID4", Some("QID4"), "question", None, "Email, Phone"),
+                row("plan", None, "embedded", None, "pro"),
             ]
         );
         assert_eq!(r.embedded_json().as_deref(), Some(r#"{"plan":"pro"}"#));
