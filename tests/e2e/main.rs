@@ -10,6 +10,8 @@ mod conformance;
 mod crash;
 mod declarative;
 mod delta_format;
+#[path = "../../connectors/files/tests/files.rs"]
+mod files;
 mod helm;
 #[path = "../../connectors/hubspot/tests/hubspot.rs"]
 mod hubspot;
