@@ -22,6 +22,8 @@ pub async fn all() -> Vec<(&'static str, Target)> {
         ("moodle", moodle().await),
         ("hubspot", hubspot().await),
         ("zendesk", zendesk().await),
+        ("typeform", typeform().await),
+        ("surveymonkey", surveymonkey().await),
         ("qualtrics", qualtrics().await),
         ("sample", sample()),
         ("airbyte", airbyte().await),
@@ -212,6 +214,34 @@ async fn qualtrics() -> Target {
     Target {
         connector: txlake_sync::connectors::builtin_registry().get("qualtrics").unwrap(),
         source: Arc::new(VendorFake { config, bad_credentials, fake, touch: crate::qualtrics::Fake::touch, faults }),
+        kind: Kind::HttpApi,
+    }
+}
+
+async fn typeform() -> Target {
+    let (router, fake) = crate::typeform::fake_api();
+    let faults = FaultLayer::default();
+    let base = serve(faults.wrap(router)).await;
+    let config = json!({ "access_token": crate::typeform::TOKEN, "base_url": base, "start_date": "2024-01-01" });
+    let mut bad_credentials = config.clone();
+    bad_credentials["access_token"] = json!("tfp_revoked000000000000000000000000");
+    Target {
+        connector: manifest("connectors/typeform/manifest.yaml"),
+        source: Arc::new(VendorFake { config, bad_credentials, fake, touch: crate::typeform::Fake::touch, faults }),
+        kind: Kind::HttpApi,
+    }
+}
+
+async fn surveymonkey() -> Target {
+    let (router, fake) = crate::surveymonkey::fake_api();
+    let faults = FaultLayer::default();
+    let base = serve(faults.wrap(router)).await;
+    let config = json!({ "access_token": crate::surveymonkey::TOKEN, "base_url": base, "start_date": "2024-01-01" });
+    let mut bad_credentials = config.clone();
+    bad_credentials["access_token"] = json!("sm-revoked-000000000000");
+    Target {
+        connector: manifest("connectors/surveymonkey/manifest.yaml"),
+        source: Arc::new(VendorFake { config, bad_credentials, fake, touch: crate::surveymonkey::Fake::touch, faults }),
         kind: Kind::HttpApi,
     }
 }
