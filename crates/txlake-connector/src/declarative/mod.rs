@@ -244,10 +244,24 @@ impl Connector for DeclarativeConnector {
         // Room for a few row groups of batches, so decoding goes on while the sync encodes.
         let (tx, rx) = mpsc::channel(32);
         tokio::spawn(async move {
+            // A stream's failure is its own (`StreamFailed`); the read goes on with the others.
+            let mut failed = std::collections::BTreeSet::new();
             for (definition, decoder, mode, saved) in plans {
-                if let Err(e) = reader.clone().read_stream(definition, decoder, mode, saved, tx.clone()).await {
-                    let _ = tx.send(Err(e)).await;
-                    return;
+                let name = definition.name.clone();
+                let outcome = match read::failed_parent(&definition, &failed) {
+                    Some(error) => Err(error),
+                    None => reader.clone().read_stream(definition, decoder, mode, saved, tx.clone()).await,
+                };
+                match outcome {
+                    Ok(()) => {}
+                    Err(e) if read::ends_read(&e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Ok(Message::StreamFailed { stream: name.clone(), error: e.to_string() })).await;
+                        failed.insert(name);
+                    }
                 }
             }
             for message in quota_report(&reader.http) {

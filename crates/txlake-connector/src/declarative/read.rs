@@ -3,7 +3,7 @@
 //! but emitted in order, the next page requested while the current one decodes, the
 //! incremental cursor filtered and checkpointed.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
@@ -81,6 +81,36 @@ struct Unit {
 /// What a unit tells the stream when it is done.
 struct UnitDone {
     max_cursor: Option<Micros>,
+}
+
+/// Whether `error`, met reading one stream, ends the whole read rather than that stream.
+/// Credentials (401/403) and the connection's or manifest's configuration are shared by
+/// every stream, so each would fail the same way: the read stops at the first, with an
+/// error naming what to fix. (A 403 from one endpoint, a token lacking one scope, stops the
+/// read too; its message names the URL, and the stream can be left out of `streams`.)
+/// Everything else (an HTTP error after retries, a malformed page, records that do not
+/// decode, a stream's saved state) is that stream's alone.
+pub(super) fn ends_read(error: &ConnectorError) -> bool {
+    matches!(
+        error,
+        ConnectorError::Auth(_)
+            | ConnectorError::InvalidConfig { .. }
+            | ConnectorError::Manifest { .. }
+            | ConnectorError::UnknownConnector { .. }
+            | ConnectorError::UnknownStream { .. }
+    )
+}
+
+/// The error of a partitioned stream whose parent stream failed earlier in this read: its
+/// partitions come from the parent's records, so it fails too, saying so.
+pub(super) fn failed_parent(definition: &StreamDefinition, failed: &BTreeSet<String>) -> Option<ConnectorError> {
+    let parent = &definition.partition.as_ref()?.stream;
+    failed.contains(parent).then(|| {
+        ConnectorError::Source(format!(
+            "stream `{}` is read once per record of stream `{parent}`, which failed in this read; fix `{parent}` and sync again",
+            definition.name
+        ))
+    })
 }
 
 impl Reader {

@@ -408,17 +408,46 @@ impl RecordDecoder {
     }
 
     /// Decodes record by record to name the one that does not fit (the slow path of a failure).
+    /// A record lacking a field the schema requires is said so in words (arrow-json only
+    /// says "unmasked nulls in non-nullable StructArray child").
     fn find_culprit<R: AsRef<[u8]>>(&self, records: &[R]) -> Option<String> {
         records.iter().enumerate().find_map(|(i, record)| {
             self.decode_all(std::slice::from_ref(record)).err().map(|e| {
-                format!(
-                    "record {} of the page does not fit the stream's schema: {e}; the record: {}",
-                    i + 1,
-                    first_chars(&String::from_utf8_lossy(record.as_ref()), 300)
-                )
+                let text = first_chars(&String::from_utf8_lossy(record.as_ref()), CULPRIT_CHARS);
+                let value = serde_json::from_slice::<Value>(record.as_ref()).ok();
+                match value.as_ref().and_then(|v| missing_required(self.decoded.fields(), v, "")) {
+                    Some((field, null)) => format!(
+                        "record {} of the page {} the field `{field}`, which the stream's schema requires (it is not \
+                         nullable; if the source may leave it out, add \"null\" to its type in the schema); the record: {text}",
+                        i + 1,
+                        if null { "has null for" } else { "lacks" },
+                    ),
+                    None => format!("record {} of the page does not fit the stream's schema: {e}; the record: {text}", i + 1),
+                }
             })
         })
     }
+}
+
+/// How much of an offending record an error shows.
+const CULPRIT_CHARS: usize = 500;
+
+/// The first non-nullable field of `fields` that `record` lacks (false) or holds null for
+/// (true), as a dotted path under `prefix`, looking into nested objects.
+fn missing_required(fields: &arrow::datatypes::Fields, record: &Value, prefix: &str) -> Option<(String, bool)> {
+    let object = record.as_object()?;
+    fields.iter().find_map(|field| {
+        let path = if prefix.is_empty() { field.name().clone() } else { format!("{prefix}.{}", field.name()) };
+        match object.get(field.name()) {
+            None if !field.is_nullable() => Some((path, false)),
+            Some(Value::Null) if !field.is_nullable() => Some((path, true)),
+            Some(inner @ Value::Object(_)) => match field.data_type() {
+                DataType::Struct(children) => missing_required(children, inner, &path),
+                _ => None,
+            },
+            _ => None,
+        }
+    })
 }
 
 /// Infers a schema from sample records (every column nullable; columns in `added` as text).
@@ -437,7 +466,7 @@ pub fn infer_schema(records: &[Value], added: &[String]) -> Result<Schema, Strin
 #[cfg(test)]
 mod tests {
     use arrow::array::{AsArray, Int64Array};
-    use arrow::datatypes::{Int64Type, TimeUnit};
+    use arrow::datatypes::{Fields, Int64Type, TimeUnit};
 
     use super::*;
 
@@ -510,6 +539,35 @@ mod tests {
         // The decoder that failed was dropped: the next page decodes cleanly.
         let s = select(br#"{"results":[{"name":"next"}]}"#, &["results"]).unwrap();
         assert_eq!(decoder.decode(&s.records, &BTreeMap::new()).unwrap().num_rows(), 1);
+    }
+
+    #[test]
+    fn a_record_lacking_a_required_field_is_named_with_the_field() {
+        let site =
+            Fields::from(vec![Field::new("url", DataType::Utf8, false), Field::new("lang", DataType::Utf8, true)]);
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("siteurl", DataType::Utf8, false),
+            Field::new("site", DataType::Struct(site), true),
+            Field::new("sitename", DataType::Utf8, true),
+        ]));
+        let decoder = RecordDecoder::new(schema, &[]);
+        let long = "x".repeat(2000);
+        let body = format!(r#"[{{"siteurl":"a"}},{{"sitename":"{long}"}}]"#);
+        let s = select(body.as_bytes(), &[]).unwrap();
+        let err = decoder.decode(&s.records, &BTreeMap::new()).unwrap_err();
+        assert!(
+            err.starts_with("record 2 of the page lacks the field `siteurl`, which the stream's schema requires"),
+            "{err}"
+        );
+        assert!(err.contains("not nullable") && err.contains(r#"{"sitename":"xxx"#), "{err}");
+        assert!(err.len() < 1000, "the record is shown truncated: {} chars", err.len());
+
+        let s = select(br#"[{"siteurl":null}]"#, &[]).unwrap();
+        let err = decoder.decode(&s.records, &BTreeMap::new()).unwrap_err();
+        assert!(err.contains("has null for the field `siteurl`"), "{err}");
+        let s = select(br#"[{"siteurl":"a","site":{"lang":"en"}}]"#, &[]).unwrap();
+        let err = decoder.decode(&s.records, &BTreeMap::new()).unwrap_err();
+        assert!(err.contains("lacks the field `site.url`"), "{err}");
     }
 
     #[test]
