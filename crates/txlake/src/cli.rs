@@ -338,6 +338,25 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5_000)]
         page_size: usize,
     },
+    /// The `files` connector on a generated CSV of survey answers (5 M rows, about 400 MB) and
+    /// a generated XLSX (200,000 rows), each synced into a fresh file lake: rows/s, peak RSS,
+    /// lake size, CPU; then DuckDB's `read_csv` on the same CSV (`benches/duckdb`, installed
+    /// on first use from PyPI) for the reference speed. Run from the repository's root.
+    Files {
+        /// Rows of the CSV.
+        #[arg(long, default_value_t = 5_000_000)]
+        rows: u64,
+        /// Rows of the XLSX (0: no XLSX phase).
+        #[arg(long, default_value_t = 200_000)]
+        xlsx_rows: u64,
+        /// Folder for the generated files and the lakes (default: a temporary folder, removed
+        /// afterwards).
+        #[arg(long)]
+        lake: Option<PathBuf>,
+        /// Skip the DuckDB comparison (it needs Python 3 and, on first use, PyPI).
+        #[arg(long)]
+        no_duckdb: bool,
+    },
     /// The REST API on 127.0.0.1 over a large sample lake: each metric's uncached latency,
     /// then cached dashboard requests under concurrency (p50, p99, requests/s).
     Api {

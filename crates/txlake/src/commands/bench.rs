@@ -22,6 +22,9 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Connector { records, page_size, lake, airbyte_cdk } => {
             super::bench_connector::run(records, page_size, lake, airbyte_cdk).await
         }
+        BenchCommand::Files { rows, xlsx_rows, lake, no_duckdb } => {
+            super::bench_files::run(rows, xlsx_rows, lake, !no_duckdb).await
+        }
         BenchCommand::Api { customers, employees, lake, clients, requests } => {
             api(customers, employees, lake, clients, requests).await
         }
