@@ -158,6 +158,7 @@ pub fn describe(
                 question: column.name.clone(),
                 kind: ColumnType::Int.name().to_string(),
                 scale: Some((lo, hi)),
+                scale_observed: true,
             });
         }
         fields.push(Field::new(&column.name, data_type, true));

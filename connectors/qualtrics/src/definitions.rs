@@ -178,6 +178,7 @@ pub fn survey_questions(survey_id: &str, title: &str, questions: &[Question]) ->
                 question: text.clone().unwrap_or_default(),
                 kind: q.kind(),
                 scale: q.scale,
+                scale_observed: false,
             })
         })
         .collect()

@@ -462,6 +462,7 @@ async fn discover_lists_every_question_with_its_scale() {
             question: question.into(),
             kind: kind.into(),
             scale,
+            scale_observed: false,
         }
     };
     let (support, pulse) = ("Support satisfaction", "Employee pulse");

@@ -445,6 +445,7 @@ async fn discover_lists_every_question_with_its_scale() {
             question: question.into(),
             kind: kind.into(),
             scale,
+            scale_observed: false,
         }
     };
     let support = "How was your support experience?";

@@ -125,6 +125,10 @@ pub struct SurveyQuestion {
     pub kind: String,
     /// The lowest and highest answer of a numeric scale, when the question has one.
     pub scale: Option<(i64, i64)>,
+    /// Whether `scale` is only the lowest and highest answer seen in a sample (a file's
+    /// column) rather than a scale the tool declares: a mapping's scale must then contain it,
+    /// not equal it.
+    pub scale_observed: bool,
 }
 
 impl Catalog {

@@ -252,11 +252,21 @@ impl SurveyMapping {
             let Some((low, high)) = described.scale else { continue };
             let source = [low, high];
             let declared = mapped.resolved_scale().from;
+            let key = format!("{at}.questions.{}", quoted_key(field));
+            let named = format!("\"{}\" ({}, survey {})", described.question, described.kind, described.survey_title);
+            if described.scale_observed {
+                // Only the answers seen so far: they must fit the scale, whatever it is.
+                if declared[0] > low || high > declared[1] {
+                    problems.push(format!(
+                        "`{key}` reads answers on {}–{}, but the source holds answers from {low} to {high} for {named}; write the question's real scale with `scale = [lowest, highest]` (and `rescale = true` if it is not the survey kind's)",
+                        declared[0], declared[1]
+                    ));
+                }
+                continue;
+            }
             if declared == source {
                 continue;
             }
-            let key = format!("{at}.questions.{}", quoted_key(field));
-            let named = format!("\"{}\" ({}, survey {})", described.question, described.kind, described.survey_title);
             problems.push(match (mapped.scale, mapped.survey.convention()) {
                 (None, Some(expected)) => {
                     let mut message = scale_mismatch(&key, mapped.survey, source, expected, "the source says");
@@ -398,6 +408,7 @@ mod tests {
             question: "How likely are you to recommend us?".into(),
             kind: "opinion_scale".into(),
             scale,
+            scale_observed: false,
         }
     }
 
@@ -419,6 +430,14 @@ mod tests {
         let p = &problems[0];
         assert!(p.contains("questions.nps_q") && p.contains("1–10") && p.contains("rescale = true"), "{p}");
         assert!(p.contains("How likely are you to recommend us?"), "names the question: {p}");
+        // Answers seen in a file only need to fit the scale.
+        let seen = |field: &str, low: i64, high: i64| SurveyQuestion {
+            scale_observed: true,
+            ..question(field, Some((low, high)))
+        };
+        m.check_questions(AT, &[seen("nps_q", 2, 10), seen("rescaled", 1, 9)]).unwrap();
+        let problems = m.check_questions(AT, &[seen("nps_q", 1, 11)]).unwrap_err();
+        assert!(problems[0].contains("questions.nps_q") && problems[0].contains("from 1 to 11"), "{problems:?}");
         // A declared scale the source contradicts.
         let problems = m.check_questions(AT, &[question("rescaled", Some((0, 5)))]).unwrap_err();
         assert!(problems[0].contains("scale = [0, 5]"), "{problems:?}");

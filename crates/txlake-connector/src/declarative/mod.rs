@@ -325,6 +325,7 @@ impl DeclarativeConnector {
                         question: text(&block.question, "question")?,
                         kind: text(&block.kind, "kind")?,
                         scale,
+                        scale_observed: false,
                     });
                 }
             }

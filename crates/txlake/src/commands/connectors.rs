@@ -204,6 +204,7 @@ mod tests {
             question: "How likely are you to recommend   us\n to a friend?".into(),
             kind: "opinion_scale".into(),
             scale,
+            scale_observed: false,
         };
         let out = questions_listing(
             "forms",
