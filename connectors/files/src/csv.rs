@@ -17,6 +17,11 @@ use crate::state::{FileEntry, PrefixHasher};
 use crate::text::{Block, TextReader};
 use crate::value::{Cell, ColumnType, Inference, TextFormats};
 
+/// The most bytes one record may hold.
+const MAX_RECORD_BYTES: usize = 64 << 20;
+/// The most fields one record may have.
+const MAX_RECORD_FIELDS: usize = 1 << 20;
+
 /// Whether to go on after a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flow {
@@ -37,6 +42,8 @@ pub struct Record<'a> {
     pub end_line: u64,
     /// Whether it holds bytes invalid in the file's encoding.
     pub bad_encoding: bool,
+    /// Whether it was too large to keep (its fields are then empty).
+    pub too_long: bool,
 }
 
 impl<'a> Record<'a> {
@@ -64,7 +71,7 @@ impl<'a> Record<'a> {
 
     /// A line with nothing but blanks: not a record.
     pub fn is_blank(&self) -> bool {
-        self.len() <= 1 && self.bytes().trim_ascii().is_empty()
+        !self.too_long && self.len() <= 1 && self.bytes().trim_ascii().is_empty()
     }
 }
 
@@ -79,6 +86,7 @@ pub struct CsvParser {
     line: u64,
     record_line: Option<u64>,
     record_bad: bool,
+    too_long: bool,
     skip_lines: usize,
     ended: bool,
 }
@@ -97,6 +105,7 @@ impl CsvParser {
             line,
             record_line: None,
             record_bad: false,
+            too_long: false,
             skip_lines,
             ended: false,
         }
@@ -161,9 +170,19 @@ impl CsvParser {
                         return Ok(Flow::Continue);
                     }
                 }
+                // A record too large to hold (an unclosed quote swallowing the rest of the
+                // file) is consumed without keeping its text, and reported malformed.
+                ReadRecordResult::OutputFull if self.out.len() >= MAX_RECORD_BYTES => {
+                    self.too_long = true;
+                    self.out_len = 0;
+                }
                 ReadRecordResult::OutputFull => {
                     let len = self.out.len();
                     self.out.resize(len * 2, 0);
+                }
+                ReadRecordResult::OutputEndsFull if self.ends.len() >= MAX_RECORD_FIELDS => {
+                    self.too_long = true;
+                    self.n_ends = 0;
                 }
                 ReadRecordResult::OutputEndsFull => {
                     let len = self.ends.len();
@@ -171,9 +190,11 @@ impl CsvParser {
                 }
                 ReadRecordResult::Record => {
                     let line = self.record_line.take().unwrap_or(self.line);
+                    let too_long = std::mem::take(&mut self.too_long);
                     let record = Record {
-                        buf: &self.out[..self.out_len],
-                        ends: &self.ends[..self.n_ends],
+                        buf: if too_long { &[] } else { &self.out[..self.out_len] },
+                        ends: if too_long { &[] } else { &self.ends[..self.n_ends] },
+                        too_long,
                         line,
                         end_line: if self.line > line && text.get(pos.wrapping_sub(1)) == Some(&b'\n') {
                             self.line - 1
@@ -347,6 +368,18 @@ fn data_record(
         return Ok(());
     }
     let line = record.line;
+    if record.too_long {
+        return job.malformed(
+            line,
+            None,
+            format!(
+                "is longer than {} MiB or has more than {MAX_RECORD_FIELDS} fields (it runs over lines {}–{}: is a quote left open?)",
+                MAX_RECORD_BYTES >> 20,
+                record.line,
+                record.end_line
+            ),
+        );
+    }
     if record.bad_encoding {
         return job.malformed(
             line,
