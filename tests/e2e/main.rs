@@ -24,6 +24,7 @@ mod qualtrics;
 mod rollups;
 mod s3;
 mod support;
+mod surveys;
 #[path = "../../connectors/surveymonkey/tests/surveymonkey.rs"]
 mod surveymonkey;
 mod sync_modes;

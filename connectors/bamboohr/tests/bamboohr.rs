@@ -74,6 +74,25 @@ impl Fake {
         BTreeMap::from([("employees_report".to_string(), 1), ("time_off_requests".to_string(), 1)])
     }
 
+    /// Hires someone: a copy of Charlotte Abbott's record (EEID 4) with another id, name and
+    /// work e-mail, in `department`, so tests can grow a team past eNPS's anonymity threshold.
+    pub(crate) fn hire(&self, id: &str, name: &str, email: &str, department: &str) {
+        let mut report = self.report.lock().unwrap();
+        let employees = report["employees"].as_array_mut().unwrap();
+        let mut hire = employees.iter().find(|e| e["id"] == "4").unwrap().clone();
+        let (first, last) = name.split_once(' ').unwrap_or((name, ""));
+        hire["id"] = json!(id);
+        hire["employeeNumber"] = json!(id);
+        hire["displayName"] = json!(name);
+        hire["firstName"] = json!(first);
+        hire["lastName"] = json!(last);
+        hire["workEmail"] = json!(email);
+        hire["department"] = json!(department);
+        hire["jobTitle"] = json!("Support Agent");
+        hire["supervisorEId"] = json!("4");
+        employees.push(hire);
+    }
+
     fn seen(&self, prefix: &str) -> Vec<(String, Value)> {
         self.requests.lock().unwrap().iter().filter(|(line, _)| line.contains(prefix)).cloned().collect()
     }

@@ -124,11 +124,17 @@ impl Fake {
     }
 
     fn submit(&self, form: &str, token: &str, at: &str, nps: i64) {
+        self.submit_from(form, token, at, nps, json!({ "utm_source": "help_center" }));
+    }
+
+    /// A completed response to `form`'s NPS question at `at` (after the fixture's responses),
+    /// carrying these hidden fields.
+    pub(crate) fn submit_from(&self, form: &str, token: &str, at: &str, nps: i64, hidden: Value) {
         let response = json!({
             "landing_id": token, "token": token, "response_id": token, "response_type": "completed",
             "landed_at": at, "submitted_at": at,
             "metadata": { "user_agent": "Mozilla/5.0", "platform": "other", "referer": "https://help.acme.example/", "network_id": "respondent_network_id", "browser": "default" },
-            "hidden": { "utm_source": "help_center" },
+            "hidden": hidden,
             "calculated": { "score": 0 },
             "answers": [ { "field": { "id": "Xk2mB7qa", "type": "nps", "ref": "nps_score" }, "type": "number", "number": nps } ]
         });
