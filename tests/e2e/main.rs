@@ -23,6 +23,7 @@ mod planted_effects;
 mod qualtrics;
 mod rollups;
 mod s3;
+mod stream_failures;
 mod support;
 mod surveys;
 #[path = "../../connectors/surveymonkey/tests/surveymonkey.rs"]

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
 use arrow::compute::{cast, filter_record_batch};
@@ -21,7 +22,7 @@ use super::records::{RecordDecoder, select};
 use super::template::{Templates, as_text, context};
 use crate::catalog::SyncMode;
 use crate::error::ConnectorError;
-use crate::message::Message;
+use crate::message::{LogLevel, Message};
 
 type Result<T, E = ConnectorError> = std::result::Result<T, E>;
 
@@ -69,6 +70,8 @@ struct StreamPlan {
     /// Index of the cursor column in the decoded batch.
     cursor_column: Option<usize>,
     now: Micros,
+    /// Whether a page without the record path was reported already (once per stream).
+    warned_no_records: AtomicBool,
 }
 
 /// A part of a stream read on its own: one partition, one window, or both.
@@ -218,7 +221,16 @@ impl Reader {
                 ))
             })?);
         }
-        Ok(StreamPlan { definition, incremental, decoder, lower_bound, filter_at, cursor_column, now })
+        Ok(StreamPlan {
+            definition,
+            incremental,
+            decoder,
+            lower_bound,
+            filter_at,
+            cursor_column,
+            now,
+            warned_no_records: AtomicBool::new(false),
+        })
     }
 
     fn configured_start(&self, stream: &str, inc: &Incremental) -> Result<Option<Micros>> {
@@ -337,6 +349,9 @@ impl Reader {
                     .await
                     .map_err(|e| ConnectorError::Internal(format!("stream `{name}`: request task failed: {e}")))??;
                 let selected = select(&page.body, &path).map_err(|e| malformed(name, &page, &e))?;
+                if !selected.found && !self.no_records_path(&plan, &page, &out).await {
+                    return Ok(UnitDone { max_cursor });
+                }
                 let mut records = selected.records;
                 let count = records.len() as u64;
                 in_query += count;
@@ -410,6 +425,25 @@ impl Reader {
             max_cursor = Some(at);
         }
         Ok(UnitDone { max_cursor })
+    }
+
+    /// Reports a page that lacks the stream's record path (zero records, maybe wrongly: an
+    /// empty list left out, a side-load not returned): counted in the run's warnings, and
+    /// said once per stream. Returns `false` when nobody listens any more.
+    async fn no_records_path(&self, plan: &StreamPlan, page: &Page, out: &mpsc::Sender<Message>) -> bool {
+        let stream = plan.definition.name.clone();
+        if !plan.warned_no_records.swap(true, Ordering::Relaxed) {
+            let message = format!(
+                "stream `{stream}`: the answer of {} has no `{}` (the stream's records.path), so the page gave no records; \
+                 if the API leaves the list out when it is empty this is harmless, otherwise check the request \
+                 (further such pages of this stream are only counted, in the run's warnings)",
+                page.url, plan.definition.records.path
+            );
+            if out.send(Message::Log { level: LogLevel::Warn, message }).await.is_err() {
+                return false;
+            }
+        }
+        out.send(Message::Warnings { stream, count: 1 }).await.is_ok()
     }
 
     /// Sends decoded pages in order until at most `keep` are still decoding; returns the

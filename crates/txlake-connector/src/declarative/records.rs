@@ -20,6 +20,9 @@ pub struct Selected<'a> {
     /// Each record's JSON text, borrowed from the body. Its UTF-8 is checked by arrow-json
     /// as it decodes, so the selector never validates the records twice.
     pub records: Vec<&'a [u8]>,
+    /// Whether the body has the record path at all: a page without it has no records, and
+    /// that may be the API leaving out an empty list or a side-load that was not returned.
+    pub found: bool,
 }
 
 /// Splits a body along a dotted record path (empty: the body is the records).
@@ -31,19 +34,26 @@ pub fn select<'a>(body: &'a [u8], path: &[&str]) -> Result<Selected<'a>, String>
     let mut scanner = Scanner { text: body, at: 0 };
     scanner.whitespace();
     let mut records = Vec::new();
-    let response = split(&mut scanner, path, &mut records)?;
+    let mut found = false;
+    let response = split(&mut scanner, path, &mut records, &mut found)?;
     scanner.whitespace();
     if scanner.at < body.len() {
         return Err(format!("malformed JSON: unexpected `{}` after the document", short(&body[scanner.at..])));
     }
-    Ok(Selected { response, records })
+    Ok(Selected { response, records, found })
 }
 
 /// Splits the value the scanner is at (and moves past it): the records at `path` go to
-/// `records`, the rest is returned.
-fn split<'a>(scanner: &mut Scanner<'a>, path: &[&str], records: &mut Vec<&'a [u8]>) -> Result<Value, String> {
+/// `records` (and `found` is set), the rest is returned.
+fn split<'a>(
+    scanner: &mut Scanner<'a>,
+    path: &[&str],
+    records: &mut Vec<&'a [u8]>,
+    found: &mut bool,
+) -> Result<Value, String> {
     let text = scanner.text;
     let Some((head, rest)) = path.split_first() else {
+        *found = true;
         let start = scanner.at;
         return match scanner.bytes().get(start) {
             Some(b'[') => {
@@ -83,7 +93,7 @@ fn split<'a>(scanner: &mut Scanner<'a>, path: &[&str], records: &mut Vec<&'a [u8
             std::str::from_utf8(unquoted).map_err(|e| format!("a key is not UTF-8 ({e})"))?.to_string()
         };
         if key == *head {
-            let inner = split(scanner, rest, records)?;
+            let inner = split(scanner, rest, records, found)?;
             if !inner.is_null() && !rest.is_empty() {
                 response.insert(key, inner);
             }
@@ -485,8 +495,14 @@ mod tests {
 
         let s = select(br#"[{"id":1},{"id":2},{"id":3}]"#, &[]).unwrap();
         assert_eq!(s.records.len(), 3);
+        assert!(s.found);
         let s = select(br#"{"users":[]}"#, &["results"]).unwrap();
         assert!(s.records.is_empty());
+        assert!(!s.found, "the body has no `results`");
+        let s = select(br#"{"data":{"cursor":"c"}}"#, &["data", "items"]).unwrap();
+        assert!(!s.found, "a missing inner key");
+        let s = select(br#"{"results":null}"#, &["results"]).unwrap();
+        assert!(s.found && s.records.is_empty(), "null is an empty list the API did send");
     }
 
     #[test]

@@ -25,10 +25,14 @@ pub async fn run(config: &crate::cli::ConfigArg, limit: usize) -> anyhow::Result
                 r.stream.clone(),
                 r.status.to_string(),
                 r.records.to_string(),
+                r.warnings.to_string(),
                 r.error.clone().unwrap_or_default(),
             ]
         })
         .collect();
-    print!("{}", text_table(&["started (UTC)", "connection", "stream", "status", "records", "error"], &rows));
+    print!(
+        "{}",
+        text_table(&["started (UTC)", "connection", "stream", "status", "records", "warnings", "error"], &rows)
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -108,6 +108,7 @@ fn print_summary(reports: &[SyncReport]) {
                 stream.status.to_string(),
                 stream.records.to_string(),
                 stream.commits.to_string(),
+                stream.warnings.to_string(),
                 format!("{seconds:.1}"),
             ]);
         }
@@ -116,7 +117,7 @@ fn print_summary(reports: &[SyncReport]) {
         print!(
             "{}",
             crate::commands::text_table(
-                &["connection", "stream", "mode", "status", "records", "commits", "seconds"],
+                &["connection", "stream", "mode", "status", "records", "commits", "warnings", "seconds"],
                 &rows
             )
         );
