@@ -21,9 +21,9 @@
 //! **Omitted fields.** arrow-json cannot put a JSON object into a `Utf8` column (it rejects
 //! the record: "expected string got {…}"), so a property that can hold arbitrary JSON has no
 //! faithful Arrow type. An `object` without `properties` (or whose properties are all
-//! omitted), an `array` of such objects, and a union of an object or array with other types
-//! are therefore left out of the schema; records keep flowing, and the decoder ignores the
-//! value. Untyped fields (no `type`) become `Utf8`: strings, numbers and booleans read fine
+//! omitted) and without a primitive `additionalProperties` (a map, above), an `array` of
+//! such objects, and a union of an object or array with other types are therefore left out
+//! of the schema; records keep flowing, and the decoder ignores the value. Untyped fields (no `type`) become `Utf8`: strings, numbers and booleans read fine
 //! when the decoder coerces primitives (`ReaderBuilder::with_coerce_primitive(true)`), an
 //! object in one fails the record with the field's name.
 //!
