@@ -61,6 +61,8 @@ enum Outcome {
     Fails,
     /// `inProgress` for ever.
     Hangs,
+    /// Completes, but the file download breaks off half way.
+    CutShort,
 }
 
 /// One request the fake saw.
@@ -286,9 +288,9 @@ fn answer(
             };
             job.polls += 1;
             let (status, percent) = match (job.outcome, job.polls) {
-                (Outcome::Completes, 1) => ("inProgress", 33.3),
-                (Outcome::Completes, 2) => ("inProgress", 66.7),
-                (Outcome::Completes, _) => ("complete", 100.0),
+                (Outcome::Completes | Outcome::CutShort, 1) => ("inProgress", 33.3),
+                (Outcome::Completes | Outcome::CutShort, 2) => ("inProgress", 66.7),
+                (Outcome::Completes | Outcome::CutShort, _) => ("complete", 100.0),
                 (Outcome::Fails, 1) => ("inProgress", 10.0),
                 (Outcome::Fails, _) => ("failed", 100.0),
                 (Outcome::Hangs, _) => ("inProgress", 50.0),
@@ -306,6 +308,9 @@ fn answer(
         }
         ("GET", ["surveys", survey, "export-responses", file, "file"]) => {
             match inner.jobs.values().find(|j| j.file_id == *file && j.survey == *survey && j.polls >= 3) {
+                Some(job) if job.outcome == Outcome::CutShort => {
+                    ([("content-type", "application/zip")], job.zip[..job.zip.len() / 2].to_vec()).into_response()
+                }
                 Some(job) => ([("content-type", "application/zip")], job.zip.clone()).into_response(),
                 None => error(StatusCode::NOT_FOUND, "RE_404", "File not found or not ready", n),
             }
@@ -482,7 +487,9 @@ async fn discover_lists_every_question_field_with_its_kind_and_scale() {
     assert!(responses.sync_modes.contains(&SyncMode::Incremental));
     assert_eq!(catalog.stream("response_values").unwrap().primary_key, ["responseId", "field"]);
 
-    let questions: Vec<(&str, &str, &str, Option<(i64, i64)>)> =
+    /// Survey, field, kind, scale.
+    type Entry<'a> = (&'a str, &'a str, &'a str, Option<(i64, i64)>);
+    let questions: Vec<Entry<'_>> =
         catalog.questions.iter().map(|q| (q.survey_id.as_str(), q.field.as_str(), q.kind.as_str(), q.scale)).collect();
     assert_eq!(
         questions,
@@ -505,9 +512,8 @@ async fn discover_lists_every_question_field_with_its_kind_and_scale() {
         catalog.questions[5].question,
         "How much do you agree with the following statements? — My manager listens to me"
     );
-    let lists: Vec<String> =
-        fake.seen().iter().filter(|s| s.path == "/API/v3/surveys").map(|s| s.path.clone()).collect();
-    assert_eq!(lists.len(), 2, "three surveys, two a page");
+    let lists = fake.seen().iter().filter(|s| s.path == "/API/v3/surveys").count();
+    assert_eq!(lists, 2, "three surveys, two a page");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -637,6 +643,20 @@ async fn a_failed_export_fails_the_response_streams_with_qualtrics_message_after
     assert_eq!(read.ids("responses").len(), 3);
     assert_eq!(read.state["responses"], json!({ "surveys": { NPS: "2024-05-06T08:01:55.900Z" } }));
     assert_eq!(read.records["questions"].len(), 7, "questions do not depend on exports");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_short_export_file_fails_naming_its_url_and_keeps_the_cursor() {
+    let fake = FakeQualtrics::start().await;
+    let mut config = fake.config();
+    config["surveys"] = json!([NPS]);
+    let state = StateMap::from([("responses".to_string(), json!({ "surveys": { NPS: "2024-05-02T09:14:27.310Z" } }))]);
+    fake.next_export(Outcome::CutShort);
+    let read = read_raw(&config, &["responses"], state).await.unwrap();
+    let text = &read.failed["responses"];
+    let url = format!("{}/API/v3/surveys/{NPS}/export-responses/", fake.url);
+    assert!(text.contains(&url) && text.contains("/file") && text.contains("not a readable zip"), "{text}");
+    assert!(read.records.is_empty() && read.state.is_empty(), "nothing read, the saved cursor stays");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
