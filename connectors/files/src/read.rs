@@ -169,6 +169,8 @@ fn read_stream(
     }
     let layout = Layout::new(configured.stream.schema.clone());
     let formats = formats(settings);
+    // Rows emitted by the files before, for progress.
+    let mut emitted = 0u64;
     let location = &plan.location;
     for file in &target.files {
         let format = settings.format_of(&file.name).map_err(ReadError::Failed)?;
@@ -189,6 +191,7 @@ fn read_stream(
             }
         }
         let mut job = FileJob::new(file, settings, &formats, &layout, stream, &mut state, send);
+        job.emitted_before = emitted;
         let open = |offset: u64| {
             location.open(handle, file, offset).map_err(|e| ReadError::Failed(format!("{}: {e}", file.name)))
         };
@@ -214,6 +217,7 @@ fn read_stream(
             (_, _) => read_whole(&mut job, format, &open, &fetch)?,
         }
         job.finish()?;
+        emitted = job.emitted_before + job.emitted;
     }
     Ok(())
 }
@@ -283,6 +287,10 @@ pub struct FileJob<'a> {
     row_base: u64,
     skipped: u64,
     reasons: Vec<String>,
+    /// Rows of the stream emitted by the files read before this one (for progress).
+    emitted_before: u64,
+    /// Rows of this file emitted.
+    emitted: u64,
 }
 
 impl<'a> FileJob<'a> {
@@ -312,6 +320,8 @@ impl<'a> FileJob<'a> {
             row_base: 0,
             skipped: 0,
             reasons: Vec::new(),
+            emitted_before: 0,
+            emitted: 0,
         }
     }
 
@@ -372,6 +382,7 @@ impl<'a> FileJob<'a> {
     /// Emits a batch built elsewhere (in the stream's schema).
     pub fn emit(&mut self, batch: RecordBatch) -> std::result::Result<(), ReadError> {
         self.flush()?;
+        self.emitted += batch.num_rows() as u64;
         let stream = self.stream.to_string();
         self.send(Message::Batch { stream, batch })
     }
@@ -458,6 +469,7 @@ impl<'a> FileJob<'a> {
             .builder
             .finish(&self.file.name, self.file.modified, self.sheet.as_deref())
             .map_err(|e| ReadError::Failed(format!("{}: building a batch failed (a bug): {e}", self.file.name)))?;
+        self.emitted += batch.num_rows() as u64;
         let stream = self.stream.to_string();
         self.send(Message::Batch { stream, batch })
     }
@@ -477,7 +489,7 @@ impl<'a> FileJob<'a> {
         let state = self.state.to_value();
         let stream = self.stream.to_string();
         self.send(Message::State { stream: stream.clone(), state })?;
-        let done = self.rows;
+        let done = self.emitted_before + self.emitted;
         self.send(Message::Progress { stream: Some(stream), done, total: None })
     }
 
