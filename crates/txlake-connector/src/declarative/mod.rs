@@ -370,13 +370,16 @@ fn quota_report(http: &Http) -> Vec<Message> {
         .into_iter()
         .map(|(quota, reading)| {
             let of = reading.limit.map(|l| format!(" of {l}")).unwrap_or_default();
-            let resets = http::reset_phrase(&reading, now);
+            let resets = match http::reset_phrase(&reading, now) {
+                phrase if phrase.is_empty() => String::new(),
+                phrase => format!(", resetting{phrase}"),
+            };
             let low = quota.warn_below.or(reading.limit.map(|l| l / 10)).is_some_and(|floor| reading.remaining < floor);
             if low {
                 Message::Log {
                     level: LogLevel::Warn,
                     message: format!(
-                        "the API's `{}` request quota is nearly spent: {} requests{of} left, resetting{resets}; a sync that needs more fails until then (its saved state is kept)",
+                        "the API's `{}` request quota is nearly spent: {} requests{of} left{resets}; a sync that needs more fails until then (its saved state is kept)",
                         quota.name, reading.remaining
                     ),
                 }
@@ -384,7 +387,7 @@ fn quota_report(http: &Http) -> Vec<Message> {
                 Message::Log {
                     level: LogLevel::Info,
                     message: format!(
-                        "the API's `{}` request quota: {} requests{of} left, resetting{resets}",
+                        "the API's `{}` request quota: {} requests{of} left{resets}",
                         quota.name, reading.remaining
                     ),
                 }
