@@ -5,7 +5,8 @@
 //! …/export-responses` (honouring `format` and `startDate`) → a progress id, progress polls
 //! that answer `inProgress`, `inProgress`, then `complete` with a file id (or `failed` with
 //! Qualtrics' message, or `inProgress` for ever), and `…/{fileId}/file`, a real zip of the
-//! JSON export built here. Faults on demand: a 429 with `Retry-After: 1`, a 500.
+//! JSON export built here. Faults on demand: a 429 with `Retry-After: 1`, a 500. The synced
+//! responses are checked through `tx.survey_answers` and, with a survey mapping, `tx.surveys`.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::Write as _;
@@ -784,4 +785,49 @@ async fn synced_responses_reach_tx_survey_answers() {
         pulse("meta.channel", None, None, None, "anonymous"),
     ]);
     assert_eq!(answers, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_survey_mapping_turns_the_nps_survey_into_tx_surveys() {
+    use crate::hubspot::{inline, query, sync};
+
+    let fake = FakeQualtrics::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = fake.config();
+    config["surveys"] = json!([NPS]);
+    let path = dir.path().join("txlake.toml");
+    let text = format!(
+        "[lake]\nurl = \"file://./lake\"\n\n\
+         [connections.qx_nps]\nconnector = \"qualtrics\"\nconfig = {}\n\n\
+         [connections.qx_nps.survey_mapping]\n\
+         respondent = {{ field = \"meta.email\", kind = \"customer\" }}\n\
+         channel = {{ field = \"meta.channel\" }}\n\
+         [connections.qx_nps.survey_mapping.questions]\n\
+         QID1 = {{ survey = \"nps\" }}\n\
+         QID3 = {{ survey = \"csat\" }}\n",
+        inline(&config)
+    );
+    std::fs::write(&path, text).unwrap();
+    let landed = sync(&path, &[]).await;
+    assert_eq!(landed[&("qx_nps".to_string(), "responses".to_string())], 3);
+
+    let surveys = query(
+        &path,
+        "SELECT response_key, survey, score, scale_min, scale_max, channel FROM tx.surveys ORDER BY response_key, survey",
+    )
+    .await;
+    let row = |key: &str, survey: &str, score: i64, max: i64, channel: &str| {
+        json!({ "response_key": key, "survey": survey, "score": score, "scale_min": if survey == "nps" { 0 } else { 1 },
+                "scale_max": max, "channel": channel })
+    };
+    assert_eq!(
+        surveys,
+        [
+            row("qx_nps:R_1dNpsMaria0001:QID1", "nps", 10, 10, "email"),
+            row("qx_nps:R_1dNpsMaria0001:QID3", "csat", 5, 5, "email"),
+            row("qx_nps:R_2eNpsJonas0002:QID1", "nps", 6, 10, "anonymous"),
+            row("qx_nps:R_2eNpsJonas0002:QID3", "csat", 2, 5, "anonymous"),
+            row("qx_nps:R_3fNpsAiko00003:QID1", "nps", 8, 10, "email"),
+        ]
+    );
 }
