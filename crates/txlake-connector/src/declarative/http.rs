@@ -648,6 +648,46 @@ mod tests {
     }
 
     #[test]
+    fn select_takes_the_first_option_the_config_has() {
+        use super::super::manifest::AuthOption;
+        let options = vec![
+            AuthOption {
+                when: Some("config.refresh_token".into()),
+                auth: Box::new(Auth::Basic { username: "{{ config.refresh_token }}".into(), password: String::new() }),
+            },
+            AuthOption {
+                when: Some("config.access_token".into()),
+                auth: Box::new(Auth::Bearer { token: "{{ config.access_token }}".into() }),
+            },
+        ];
+        let select = Auth::Select { options };
+        let http = |config: Value| {
+            Http::new(
+                Some(&select),
+                Retry::default(),
+                None,
+                Duration::from_secs(1),
+                Vec::new(),
+                Vec::new(),
+                Arc::new(Templates::new()),
+                &config,
+            )
+        };
+        let bearer = http(serde_json::json!({ "access_token": "t0k" })).unwrap();
+        assert!(
+            matches!(&bearer.credentials, Credentials::Header(_, v) if v.to_str().unwrap() == "Bearer t0k"),
+            "{:?}",
+            bearer.credentials
+        );
+        let basic = http(serde_json::json!({ "access_token": "t0k", "refresh_token": "r" })).unwrap();
+        assert!(matches!(&basic.credentials, Credentials::Header(_, v) if v.to_str().unwrap().starts_with("Basic ")));
+        let Err(ConnectorError::InvalidConfig { issues, .. }) = http(serde_json::json!({})) else {
+            panic!("no credentials configured")
+        };
+        assert!(issues[0].message.contains("config.refresh_token; config.access_token"), "{issues:?}");
+    }
+
+    #[test]
     fn snippets_are_short() {
         assert_eq!(snippet(b"  "), "(empty body)");
         assert!(snippet(&[b'x'; 1000]).ends_with('…'));
