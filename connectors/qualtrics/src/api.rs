@@ -64,10 +64,18 @@ impl Api {
         format!("{}{path}", self.base)
     }
 
-    async fn send(&self, method: Method, url: &str, body: Option<Value>) -> Result<(String, Bytes), ConnectorError> {
+    /// Sends a request; a JSON body is announced as such, and JSON asked for unless `raw` (the
+    /// export file, a zip).
+    async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<Value>,
+        raw: bool,
+    ) -> Result<(String, Bytes), ConnectorError> {
         let parsed = reqwest::Url::parse(url)
             .map_err(|e| ConnectorError::Source(format!("`{url}` is not a valid URL ({e}); check `base_url`")))?;
-        let headers = vec![("Accept".to_string(), "application/json".to_string())];
+        let headers = if raw { Vec::new() } else { vec![("Accept".to_string(), "application/json".to_string())] };
         let request = PreparedRequest { method, url: parsed, headers, body };
         match self.http.send(&request).await {
             Ok(page) => Ok((page.url, page.body)),
@@ -82,7 +90,7 @@ impl Api {
     /// A request answered with the `{ "result", "meta" }` envelope; returns the envelope,
     /// whose `result` is an object.
     async fn call(&self, method: Method, url: &str, body: Option<Value>) -> Result<(String, Value), ConnectorError> {
-        let (shown, bytes) = self.send(method, url, body).await?;
+        let (shown, bytes) = self.send(method, url, body, false).await?;
         let envelope: Value = serde_json::from_slice(&bytes).map_err(|e| {
             ConnectorError::Source(format!(
                 "{shown}: the answer is not valid JSON ({e}; {} bytes, cut short?)",
@@ -219,7 +227,7 @@ impl Api {
                 }
             }
         };
-        let (url, body) = self.send(Method::Get, &format!("{exports}/{file_id}/file"), None).await?;
+        let (url, body) = self.send(Method::Get, &format!("{exports}/{file_id}/file"), None, true).await?;
         Ok(ExportFile { url, body })
     }
 }
