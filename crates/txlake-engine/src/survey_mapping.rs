@@ -216,7 +216,7 @@ mod tests {
             .await
             .unwrap();
         let batch = &rows.collect().await.unwrap()[0];
-        let text = arrow::util::pretty::pretty_format_batches(&[batch.clone()]).unwrap().to_string();
+        let text = arrow::util::pretty::pretty_format_batches(std::slice::from_ref(batch)).unwrap().to_string();
         assert!(text.contains("| 2 | 1  | 10 | web |"), "{text}");
         assert!(mapping_table(&[]).is_ok(), "an empty mapping is a table too");
     }

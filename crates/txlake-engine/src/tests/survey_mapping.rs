@@ -267,6 +267,6 @@ async fn a_wide_source_naming_a_missing_column_says_which() {
         }];
     });
     let message =
-        fixture.try_engine("survey-mapping-missing").await.err().expect("the engine refuses the mapping").to_string();
+        fixture.try_engine("survey-mapping-missing").await.expect_err("the engine refuses the mapping").to_string();
     assert!(message.contains("connections.hr.survey_mapping.response_id") && message.contains("email"), "{message}");
 }
