@@ -74,7 +74,7 @@ impl TextReader {
         };
         let sniff = if start == 0 {
             reader.fill(4)?;
-            reader.raw.clone()
+            reader.raw[..reader.raw.len().min(4)].to_vec()
         } else {
             head.to_vec()
         };
