@@ -590,16 +590,17 @@ async fn xlsx_every_sheet_or_one_with_merged_two_row_headers_and_dates() {
         xrow(4, &["s:r1", "n:9", "n:4", "d:45943"]),
         xrow(5, &["s:r2", "n:6", "n:5", "d:45944"]),
     );
+    // The team cell is merged down over both answers.
     let q3 = format!(
-        "<sheetData>{}{}{}</sheetData>",
-        xrow(1, &["s:ID", "s:NPS"]),
-        xrow(2, &["s:a1", "n:10"]),
+        "<sheetData>{}{}{}</sheetData><mergeCells count=\"1\"><mergeCell ref=\"C2:C3\"/></mergeCells>",
+        xrow(1, &["s:ID", "s:NPS", "s:Team"]),
+        xrow(2, &["s:a1", "n:10", "s:core"]),
         xrow(3, &["s:a2", "n:8"])
     );
     let q4 = format!(
         "<sheetData>{}{}</sheetData>",
         xrow(1, &["s:ID", "s:NPS", "s:Team"]),
-        xrow(2, &["s:b1", "n:7", "s:core"])
+        xrow(2, &["s:b1", "n:7", "s:web"])
     );
     write(dir.path(), "pulse.xlsx", &xlsx(&[("Answers", answers)]));
     write(dir.path(), "quarters.xlsx", &xlsx(&[("Q3", q3), ("Q4", q4)]));
@@ -627,10 +628,10 @@ async fn xlsx_every_sheet_or_one_with_merged_two_row_headers_and_dates() {
         rows(&messages, "one", &["ID", "Score NPS", "Score CSAT", "Answered", "_row"]),
         table(&[&["r1", "9", "4", "2025-10-13", "1"], &["r2", "6", "5", "2025-10-14", "2"]])
     );
-    // Every sheet: `_sheet` names it and `_row` counts within it.
+    // Every sheet: `_sheet` names it and `_row` counts within it; a merged data cell fills its range.
     assert_eq!(
         rows(&messages, "all", &["_sheet", "_row", "ID", "NPS", "Team"]),
-        table(&[&["Q3", "1", "a1", "10", "NULL"], &["Q3", "2", "a2", "8", "NULL"], &["Q4", "1", "b1", "7", "core"]])
+        table(&[&["Q3", "1", "a1", "10", "core"], &["Q3", "2", "a2", "8", "core"], &["Q4", "1", "b1", "7", "web"]])
     );
 }
 

@@ -152,10 +152,18 @@ fn walk<R: Read + Seek, E>(
     let mut header: Option<Header> = None;
     let mut row: Vec<(u32, DataRef<'_>)> = Vec::new();
     let mut current: Option<u32> = None;
+    let mut merged_values: Vec<Option<DataRef<'_>>> = vec![None; merges.len()];
     loop {
         let next = reader.next_cell().map_err(|e| fail(format!("sheet {sheet:?}: {e}")))?;
         let next_row = next.as_ref().map(|cell| cell.get_position().0);
         if next_row != current || next.is_none() {
+            let in_data =
+                skipped >= settings.skip_rows && (header.is_some() || header_rows.len() >= settings.header_rows);
+            if let Some(r) = current
+                && in_data
+            {
+                fill_merged(&mut row, r, &merges, &mut merged_values);
+            }
             if let Some(r) = current
                 && row.iter().any(|(_, v)| !is_blank(v))
             {
@@ -192,6 +200,42 @@ fn walk<R: Read + Seek, E>(
         on_event(Event::Header(&built))?;
     }
     Ok(())
+}
+
+/// Fills a data row's cells covered by a merged range with the range's top-left value (a
+/// department merged down over its people's rows belongs to each of them).
+fn fill_merged<'a>(
+    row: &mut Vec<(u32, DataRef<'a>)>,
+    r: u32,
+    merges: &[Dimensions],
+    values: &mut [Option<DataRef<'a>>],
+) {
+    let mut added = false;
+    for (merge, value) in merges.iter().zip(values.iter_mut()) {
+        if merge.start.0 == r {
+            *value = row.iter().find(|(c, _)| *c == merge.start.1).map(|(_, v)| v.clone());
+        }
+        if !(merge.start.0..=merge.end.0).contains(&r) {
+            continue;
+        }
+        let Some(value) = value.as_ref() else { continue };
+        for c in merge.start.1..=merge.end.1 {
+            if (r, c) == merge.start {
+                continue;
+            }
+            match row.iter_mut().find(|(x, _)| *x == c) {
+                Some((_, cell)) if is_blank(cell) => *cell = value.clone(),
+                Some(_) => {}
+                None => {
+                    row.push((c, value.clone()));
+                    added = true;
+                }
+            }
+        }
+    }
+    if added {
+        row.sort_by_key(|(c, _)| *c);
+    }
 }
 
 fn observe(inference: &mut Inference, value: &DataRef<'_>, formats: &TextFormats) {
