@@ -280,7 +280,8 @@ pub(crate) struct Read {
     pub states: Vec<(String, Value)>,
 }
 
-/// Discovers, then reads `streams` in their modes with `state`; the first error ends it.
+/// Discovers, then reads `streams` in their modes with `state`; the first error (or failed
+/// stream) ends it.
 pub(crate) async fn read(
     connector: &DeclarativeConnector,
     config: &Value,
@@ -305,6 +306,10 @@ pub(crate) async fn read(
                 out.rows.entry(stream).or_default().extend(to_json(&batch));
             }
             Message::State { stream, state } => out.states.push((stream, state)),
+            // A failed stream fails these reads (the sync goes on with the others).
+            Message::StreamFailed { stream, error } => {
+                return Err(ConnectorError::Source(format!("stream `{stream}`: {error}")));
+            }
             _ => {}
         }
     }

@@ -412,6 +412,10 @@ async fn read(config: &Value, streams: &[&str], mode: StreamMode, state: StateMa
             Message::State { stream, state } => {
                 out.state.insert(stream, state);
             }
+            // A failed stream fails these reads (the sync goes on with the others).
+            Message::StreamFailed { stream, error } => {
+                return Err(ConnectorError::Source(format!("stream `{stream}`: {error}")));
+            }
             _ => {}
         }
     }

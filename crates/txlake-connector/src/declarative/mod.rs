@@ -259,7 +259,8 @@ impl Connector for DeclarativeConnector {
                         return;
                     }
                     Err(e) => {
-                        let _ = tx.send(Ok(Message::StreamFailed { stream: name.clone(), error: e.to_string() })).await;
+                        let error = read::failure_text(&name, &e);
+                        let _ = tx.send(Ok(Message::StreamFailed { stream: name.clone(), error })).await;
                         failed.insert(name);
                     }
                 }

@@ -104,6 +104,15 @@ pub(super) fn ends_read(error: &ConnectorError) -> bool {
     )
 }
 
+/// The words of a [`Message::StreamFailed`] for `error`, met reading `stream`: the error
+/// without the "source error: stream `…`: " its text starts with, which the message says.
+pub(super) fn failure_text(stream: &str, error: &ConnectorError) -> String {
+    match error {
+        ConnectorError::Source(text) => text.strip_prefix(&format!("stream `{stream}`: ")).unwrap_or(text).to_string(),
+        other => other.to_string(),
+    }
+}
+
 /// The error of a partitioned stream whose parent stream failed earlier in this read: its
 /// partitions come from the parent's records, so it fails too, saying so.
 pub(super) fn failed_parent(definition: &StreamDefinition, failed: &BTreeSet<String>) -> Option<ConnectorError> {
