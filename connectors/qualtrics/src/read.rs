@@ -207,7 +207,11 @@ async fn run(plan: &Plan, api: &Api, tx: &mpsc::Sender<Result<Message>>) -> Resu
         }
         emit(
             tx,
-            Message::Progress { stream: Some(RESPONSES.into()), done: done as u64 + 1, total: Some(ids.len() as u64) },
+            Message::Progress {
+                stream: Some(responses[0].into()),
+                done: done as u64 + 1,
+                total: Some(ids.len() as u64),
+            },
         )
         .await?;
     }
@@ -251,17 +255,21 @@ async fn read_survey(
     let (wants_responses, wants_values) = (after.contains_key(RESPONSES), after.contains_key(RESPONSE_VALUES));
     let (after_responses, after_values) =
         (after.get(RESPONSES).copied().flatten(), after.get(RESPONSE_VALUES).copied().flatten());
+    // "New" in the log: after the cursor of `responses`, or of `response_values` alone.
+    let counted_after = if wants_responses { after_responses } else { after_values };
     let url = file.url.clone();
     let decoded = tokio::task::spawn_blocking(move || {
         let mut responses = ResponsesBuilder::default();
         let mut values = ValuesBuilder::default();
         let mut newest: Option<DateTime<Utc>> = None;
+        let mut new = 0usize;
         let send = |stream: &str, batch| {
             sender.blocking_send(Ok(Message::Batch { stream: stream.into(), batch })).map_err(|_| "stopped".to_string())
         };
         let count = export::decode_file(&file.body, &mut |raw| {
             let response = Response::from_raw(raw)?;
             newest = newest.max(Some(response.recorded));
+            new += usize::from(counted_after.is_none_or(|c| response.recorded > c));
             if wants_responses && after_responses.is_none_or(|c| response.recorded > c) {
                 responses.push(&survey_id, &response);
                 if responses.len() >= RESPONSES_PER_BATCH {
@@ -282,11 +290,11 @@ async fn read_survey(
         if !values.is_empty() {
             send(RESPONSE_VALUES, values.finish().map_err(|e| e.to_string())?)?;
         }
-        Ok::<_, String>((count, newest))
+        Ok::<_, String>((count, new, newest))
     })
     .await
     .map_err(|e| ConnectorError::Internal(format!("the export decoder stopped: {e}")))?;
-    let (count, newest) = decoded.map_err(|e| match e.as_str() {
+    let (count, new, newest) = decoded.map_err(|e| match e.as_str() {
         "stopped" => stopped(),
         _ => ConnectorError::Source(format!("survey {survey}: {url}: {e}")),
     })?;
@@ -296,8 +304,14 @@ async fn read_survey(
             *entry = (*entry).max(newest);
         }
     }
-    emit(tx, Message::Log { level: LogLevel::Info, message: format!("survey {survey}: {count} responses exported") })
-        .await
+    emit(
+        tx,
+        Message::Log {
+            level: LogLevel::Info,
+            message: format!("survey {survey}: {count} responses exported, {new} of them new"),
+        },
+    )
+    .await
 }
 
 #[cfg(test)]
