@@ -897,6 +897,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn which_failures_end_the_read_and_which_fail_one_stream() {
+        assert!(ends_read(&ConnectorError::Auth("401 from GET http://x/a".into())));
+        assert!(ends_read(&ConnectorError::InvalidConfig { connector: "c".into(), issues: vec![] }));
+        assert!(!ends_read(&ConnectorError::Source("stream `a`: 500 from GET http://x/a".into())));
+        assert!(!ends_read(&ConnectorError::Internal("a decoding task failed".into())));
+
+        let child: StreamDefinition = serde_yaml::from_str(
+            "name: enrolments\npartition: { stream: courses }\nrequest: { path: /e }\nschema: { type: object, properties: { id: { type: integer } } }",
+        )
+        .unwrap();
+        assert!(failed_parent(&child, &BTreeSet::from(["users".to_string()])).is_none());
+        let error = failed_parent(&child, &BTreeSet::from(["courses".to_string()])).unwrap().to_string();
+        assert!(error.contains("stream `enrolments`") && error.contains("`courses`, which failed"), "{error}");
+
+        let error = ConnectorError::Source("stream `a`: page http://x/a: the JSON ends early".into());
+        assert_eq!(failure_text("a", &error), "page http://x/a: the JSON ends early");
+        assert_eq!(failure_text("b", &error), "stream `a`: page http://x/a: the JSON ends early");
+        assert_eq!(failure_text("a", &ConnectorError::Internal("x".into())), "internal connector error: x");
+    }
+
+    #[test]
     fn link_headers_and_urls() {
         let mut h = HeaderMap::new();
         h.insert(
