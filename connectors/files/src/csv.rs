@@ -2,8 +2,9 @@
 //! record), the header turned into column names, sampled values into types, and every data
 //! record parsed into its row of the stream's batch.
 //!
-//! Checkpoints fall on block ends that are record boundaries, where the raw byte offset is
-//! exact, so a grown file or an interrupted read goes on from there.
+//! Checkpoints fall on the first block end (every 64 KiB) that is a record boundary after a
+//! batch: there the raw byte offset is exact, so a grown file or an interrupted read goes on
+//! from there.
 
 use std::io::Read;
 

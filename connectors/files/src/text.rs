@@ -13,8 +13,11 @@ use encoding_rs::{DecoderResult, Encoding, UTF_8, UTF_16BE, UTF_16LE};
 
 use crate::state::PrefixHasher;
 
-/// Raw bytes gathered before a block is cut at its last line break.
-pub const BLOCK_SIZE: usize = 1 << 20;
+/// Raw bytes gathered before a block is cut at its last line break. Checkpoints fall on
+/// block ends, so this bounds how far past a batch's last row its checkpoint lies; small
+/// enough that a checkpoint follows every batch closely, large enough that per-block work
+/// stays negligible.
+pub const BLOCK_SIZE: usize = 64 << 10;
 /// A line longer than this is refused rather than buffered without end.
 pub const MAX_LINE: usize = 256 << 20;
 
@@ -63,7 +66,7 @@ impl TextReader {
             input,
             encoding: configured,
             decoder: None,
-            raw: Vec::with_capacity(BLOCK_SIZE + 64 * 1024),
+            raw: Vec::with_capacity(2 * BLOCK_SIZE),
             consumed: 0,
             raw_start: start,
             eof: false,
@@ -104,7 +107,7 @@ impl TextReader {
     fn fill(&mut self, want: usize) -> std::io::Result<()> {
         while self.raw.len() < want && !self.eof {
             let len = self.raw.len();
-            let grow = (want - len).max(BLOCK_SIZE / 4);
+            let grow = (want - len).max(BLOCK_SIZE);
             self.raw.resize(len + grow, 0);
             match self.input.read(&mut self.raw[len..]) {
                 Ok(0) => {
