@@ -513,6 +513,8 @@ impl<'a> FileJob<'a> {
             self.reasons.join("; "),
             if self.skipped > self.reasons.len() as u64 { "; …" } else { "" }
         );
-        self.send(Message::Log { level: LogLevel::Warn, message })
+        self.send(Message::Log { level: LogLevel::Warn, message })?;
+        // The run history counts skipped rows as the stream's warnings.
+        self.send(Message::Warnings { stream: self.stream.to_string(), count: self.skipped })
     }
 }

@@ -298,6 +298,14 @@ async fn malformed_rows_are_skipped_counted_and_logged_on_request() {
     assert!(logged[0].contains("bad.csv:3:2"), "{}", logged[0]);
     assert!(logged[0].contains("bad.csv:4: the row has 2 fields where the header has 3"), "{}", logged[0]);
     assert!(logged[0].contains("is a quote left open?"), "{}", logged[0]);
+    let counted: u64 = messages
+        .iter()
+        .filter_map(|m| match m {
+            Message::Warnings { count, .. } => Some(*count),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(counted, 3, "the run history counts the skipped rows");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
