@@ -364,3 +364,50 @@ async fn replace_rows_swaps_a_reuploaded_file_once_and_a_failed_stream_keeps_its
     assert_eq!(rows(&lake, "uploads.answers").await.iter().map(|r| r.0).collect::<Vec<_>>(), vec![3, 4, 5]);
     assert_eq!(committed_state(&lake, "answers").await, Some(state(json!(["a.csv@3", "b.csv@1"]))));
 }
+
+/// Issue 16's report: Moodle's `site_info` answered without `siteurl` used to leave
+/// `courses` and `enrolments` empty. Now only `site_info` fails, and says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moodle_site_info_without_siteurl_fails_alone() {
+    let (router, _fake) = crate::moodle::fake_api();
+    // The site answer loses `siteurl` on its way out of the fake.
+    let router = router.layer(axum::middleware::from_fn(
+        |request: axum::extract::Request, next: axum::middleware::Next| async move {
+            let site = request.uri().query().is_some_and(|q| q.contains("wsfunction=core_webservice_get_site_info"));
+            let response = next.run(request).await;
+            if !site {
+                return response;
+            }
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+            let mut body: Value = serde_json::from_slice(&bytes).unwrap();
+            body.as_object_mut().unwrap().remove("siteurl");
+            axum::Json(body).into_response()
+        },
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let dir = tempfile::tempdir().unwrap();
+    let lake = file_lake(dir.path());
+    let connection: ConnectionConfig = serde_json::from_value(json!({
+        "connector": "moodle",
+        "config": { "url": base, "token": crate::moodle::TOKEN },
+        "streams": ["site_info", "courses", "enrolments"],
+    }))
+    .unwrap();
+    let registry = txlake_sync::connectors::builtin_registry();
+    let report = sync_connection(&lake, &registry, "lms", &connection, &SyncOptions::default(), &Arrivals::default())
+        .await
+        .unwrap();
+    assert_eq!(report.status, RunStatus::Failed);
+    let error = report.error.unwrap();
+    assert!(error.contains("stream `site_info` failed") && error.contains("lacks the field `siteurl`"), "{error}");
+    assert!(error.contains(r#""fullname":"txlake Integration""#), "the record is shown: {error}");
+    assert!(!error.contains(crate::moodle::TOKEN), "{error}");
+    for stream in ["courses", "enrolments"] {
+        let run = report.streams.iter().find(|r| r.stream == stream).unwrap();
+        assert_eq!(run.status, RunStatus::Succeeded, "{stream}: {:?}", run.error);
+        assert!(run.records > 0, "{stream} committed its records");
+    }
+}
