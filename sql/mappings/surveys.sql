@@ -1,6 +1,8 @@
 -- survey mappings → tx.surveys: every connection's `survey_mapping` (txlake.toml), as the rows
 -- of tx.survey_mapping, applied to its answers in tx.survey_answers. One row per answer to a
 -- mapped question:
+--   A mapping row with a survey_id (a `questions` key `<survey id>/<field>`) applies to that
+--   survey's answers only; without one, to the field in every survey of the connection.
 --   response_key: the answer's key, `<connection>:<response id>:<question field>`.
 --   score: the answer on the mapped scale. A question mapped with `rescale` goes linearly from
 --     its own scale onto the survey kind's (target_min + (value − scale_min) × (target_max −
@@ -33,7 +35,8 @@ answer AS (
            m.touchpoint_field, m.touchpoint_value, m.channel_field, m.channel_value,
            m.ticket_field, m.ticket_connection
     FROM tx.survey_answers AS a
-    JOIN tx.survey_mapping AS m ON m.source = a.source AND m.field = a.field
+    JOIN tx.survey_mapping AS m
+        ON m.source = a.source AND m.field = a.field AND (m.survey_id IS NULL OR m.survey_id = a.survey_id)
     WHERE a.value BETWEEN m.scale_min AND m.scale_max AND a.value = round(a.value)
 ),
 customer AS (

@@ -38,6 +38,7 @@ SELECT
     0                                                          AS unmatched,
     1                                                          AS out_of_scale
 FROM tx.survey_answers AS a
-JOIN tx.survey_mapping AS m ON m.source = a.source AND m.field = a.field
+JOIN tx.survey_mapping AS m
+    ON m.source = a.source AND m.field = a.field AND (m.survey_id IS NULL OR m.survey_id = a.survey_id)
 WHERE a.value IS NULL
    OR NOT (a.value BETWEEN m.scale_min AND m.scale_max AND a.value = round(a.value))

@@ -25,6 +25,9 @@ pub struct MappedQuestion {
     pub source: String,
     /// The question's field (`tx.survey_answers.field`).
     pub field: String,
+    /// The survey the mapping is limited to (`tx.survey_answers.survey_id`); None: every
+    /// survey of the connection with that field.
+    pub survey_id: Option<String>,
     /// `nps`, `enps`, `csat`, `ces` or `csi`.
     pub survey: String,
     /// `customer` or `employee`.
@@ -75,6 +78,7 @@ fn mapping_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         text("source", false),
         text("field", false),
+        text("survey_id", true),
         text("survey", false),
         text("respondent_kind", false),
         int("scale_min"),
@@ -107,6 +111,7 @@ pub(crate) fn mapping_table(questions: &[MappedQuestion]) -> Result<Arc<MemTable
     let columns = vec![
         text(|q| &q.source),
         text(|q| &q.field),
+        optional(|q| q.survey_id.as_deref()),
         text(|q| &q.survey),
         text(|q| &q.respondent_kind),
         int(|q| q.scale[0]),

@@ -152,11 +152,13 @@ pub fn engine_settings(config: &TxlakeConfig) -> EngineSettings {
     let mut settings = EngineSettings { csi_weights: config.metrics.csi_weights.clone(), ..Default::default() };
     for (name, connection) in &config.connections {
         let Some(mapping) = &connection.survey_mapping else { continue };
-        for (field, question) in &mapping.questions {
+        for (key, question) in &mapping.questions {
             let scale = question.resolved_scale();
+            let (survey_id, field) = txlake_sync::survey_mapping::question_key(key);
             settings.survey_questions.push(MappedQuestion {
                 source: name.clone(),
-                field: field.clone(),
+                field: field.to_string(),
+                survey_id: survey_id.map(str::to_string),
                 survey: question.survey.as_str().to_string(),
                 respondent_kind: mapping.respondent.kind.as_str().to_string(),
                 scale: scale.from,

@@ -46,8 +46,18 @@ pub struct SurveyMapping {
     /// With `stream`: the column holding when the response was given (required with `stream`).
     #[serde(default)]
     pub answered_at: Option<String>,
-    /// The mapped questions, by their field (question id, column): what each measures.
+    /// The mapped questions, by their field (question id, column): what each measures. A key
+    /// `<survey id>/<field>` maps the field of that survey only, for tools whose question ids
+    /// repeat across surveys (every Qualtrics survey has a `QID1`).
     pub questions: BTreeMap<String, QuestionMapping>,
+}
+
+/// A `questions` key split into the survey it is limited to (if any) and the field.
+pub fn question_key(key: &str) -> (Option<&str>, &str) {
+    match key.split_once('/') {
+        Some((survey, field)) if !survey.is_empty() && !field.is_empty() => (Some(survey), field),
+        _ => (None, key),
+    }
 }
 
 /// Who answered.
@@ -220,6 +230,14 @@ impl SurveyMapping {
         }
         for (field, question) in &self.questions {
             let key = format!("{at}.questions.{}", quoted_key(field));
+            if let (Some(survey), bare) = question_key(field)
+                && self.questions.contains_key(bare)
+            {
+                problems.push(format!(
+                    "`{key}` maps `{bare}` of survey {survey}, which `{at}.questions.{}` already maps for every survey; keep one",
+                    quoted_key(bare)
+                ));
+            }
             let convention = question.survey.convention();
             match (question.scale, convention) {
                 (Some([low, high]), _) if low >= high => problems.push(format!(
@@ -247,45 +265,61 @@ impl SurveyMapping {
     /// does not describe (or describes without a scale) are taken as the mapping says.
     pub fn check_questions(&self, at: &str, questions: &[SurveyQuestion]) -> Result<(), Vec<String>> {
         let mut problems = Vec::new();
-        for (field, mapped) in &self.questions {
-            let Some(described) = questions.iter().find(|q| &q.field == field) else { continue };
-            let Some((low, high)) = described.scale else { continue };
-            let source = [low, high];
-            let declared = mapped.resolved_scale().from;
-            let key = format!("{at}.questions.{}", quoted_key(field));
-            let named = format!("\"{}\" ({}, survey {})", described.question, described.kind, described.survey_title);
-            if described.scale_observed {
-                // Only the answers seen so far: they must fit the scale, whatever it is.
-                if declared[0] > low || high > declared[1] {
-                    problems.push(format!(
-                        "`{key}` reads answers on {}–{}, but the source holds answers from {low} to {high} for {named}; write the question's real scale with `scale = [lowest, highest]` (and `rescale = true` if it is not the survey kind's)",
-                        declared[0], declared[1]
-                    ));
+        for (key_text, mapped) in &self.questions {
+            let (survey, field) = question_key(key_text);
+            let described = questions.iter().filter(|q| q.field == field && survey.is_none_or(|s| s == q.survey_id));
+            for described in described {
+                if let Some(problem) = Self::disagreement(at, key_text, mapped, described) {
+                    problems.push(problem);
                 }
-                continue;
             }
-            if declared == source {
-                continue;
-            }
-            problems.push(match (mapped.scale, mapped.survey.convention()) {
-                (None, Some(expected)) => {
-                    let mut message = scale_mismatch(&key, mapped.survey, source, expected, "the source says");
-                    message.push_str(&format!("; the question is {named}"));
-                    message
-                }
-                _ => format!(
-                    "`{key}.scale` is [{}, {}] but the source says the question {named} is on {low}–{high}; write `scale = [{low}, {high}]`",
-                    declared[0], declared[1]
-                ),
-            });
         }
         if problems.is_empty() { Ok(()) } else { Err(problems) }
+    }
+
+    /// How the mapping of the question `key_text` disagrees with the question as the source
+    /// describes it, if it does.
+    fn disagreement(at: &str, key_text: &str, mapped: &QuestionMapping, described: &SurveyQuestion) -> Option<String> {
+        let (low, high) = described.scale?;
+        let source = [low, high];
+        let declared = mapped.resolved_scale().from;
+        let key = format!("{at}.questions.{}", quoted_key(key_text));
+        let named = format!("\"{}\" ({}, survey {})", described.question, described.kind, described.survey_title);
+        if described.scale_observed {
+            // Only the answers seen so far: they must fit the scale, whatever it is.
+            return (declared[0] > low || high > declared[1]).then(|| {
+                format!(
+                    "`{key}` reads answers on {}–{}, but the source holds answers from {low} to {high} for {named}; write the question's real scale with `scale = [lowest, highest]` (and `rescale = true` if it is not the survey kind's)",
+                    declared[0], declared[1]
+                )
+            });
+        }
+        if declared == source {
+            return None;
+        }
+        Some(match (mapped.scale, mapped.survey.convention()) {
+            (None, Some(expected)) => {
+                let mut message = scale_mismatch(&key, mapped.survey, source, expected, "the source says");
+                message.push_str(&format!("; the question is {named}"));
+                message
+            }
+            _ => format!(
+                "`{key}.scale` is [{}, {}] but the source says the question {named} is on {low}–{high}; write `scale = [{low}, {high}]`",
+                declared[0], declared[1]
+            ),
+        })
     }
 
     /// Every field the mapping reads from a response: the questions, then the respondent,
     /// touchpoint, channel and ticket fields (each once).
     pub fn fields(&self) -> Vec<String> {
-        let mut fields: Vec<String> = self.questions.keys().cloned().collect();
+        let mut fields: Vec<String> = Vec::new();
+        for key in self.questions.keys() {
+            let field = question_key(key).1.to_string();
+            if !fields.contains(&field) {
+                fields.push(field);
+            }
+        }
         let context = [
             Some(&self.respondent.field),
             self.touchpoint.as_ref().and_then(|t| t.field.as_ref()),
@@ -438,6 +472,23 @@ mod tests {
         m.check_questions(AT, &[seen("nps_q", 2, 10), seen("rescaled", 1, 9)]).unwrap();
         let problems = m.check_questions(AT, &[seen("nps_q", 1, 11)]).unwrap_err();
         assert!(problems[0].contains("questions.nps_q") && problems[0].contains("from 1 to 11"), "{problems:?}");
+        // A key limited to one survey checks that survey's question only.
+        let scoped = mapping(
+            r#"
+            respondent = { field = "meta.email", kind = "customer" }
+            [questions]
+            "f1/nps_q" = { survey = "nps" }
+            "f2/nps_q" = { survey = "nps", scale = [1, 10], rescale = true }
+            "#,
+        );
+        scoped.check(AT).unwrap();
+        assert_eq!(scoped.fields(), ["nps_q", "meta.email"]);
+        let other_survey = SurveyQuestion { survey_id: "f2".into(), ..question("nps_q", Some((1, 10))) };
+        scoped.check_questions(AT, &[question("nps_q", Some((0, 10))), other_survey]).unwrap();
+        let clash = mapping(
+            "respondent = { field = \"e\", kind = \"customer\" }\nquestions = { \"f1/q\" = { survey = \"nps\" }, q = { survey = \"nps\" } }",
+        );
+        assert!(clash.check(AT).unwrap_err()[0].contains("already maps"), "{:?}", clash.check(AT));
         // A declared scale the source contradicts.
         let problems = m.check_questions(AT, &[question("rescaled", Some((0, 5)))]).unwrap_err();
         assert!(problems[0].contains("scale = [0, 5]"), "{problems:?}");

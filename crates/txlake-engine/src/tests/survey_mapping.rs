@@ -125,8 +125,11 @@ async fn forms_engine(name: &str) -> Engine {
         .table("test_forms", "forms", "answers", answers_schema(), rows)
         .sql("connectors/test_forms/models/survey_answers.sql", FORMS_MODEL)
         .settings(|s| {
-            s.survey_questions =
-                vec![mapped("nps_q", "nps", [0, 10], [0, 10]), mapped("csat_q", "csat", [1, 7], [1, 5])];
+            // csat_q is mapped for survey f1 only, as a key "f1/csat_q" does; a mapping of
+            // another survey's csat_q must not read f1's answers.
+            let csat = MappedQuestion { survey_id: Some("f1".into()), ..mapped("csat_q", "csat", [1, 7], [1, 5]) };
+            let elsewhere = MappedQuestion { survey_id: Some("f9".into()), ..mapped("csat_q", "ces", [1, 7], [1, 7]) };
+            s.survey_questions = vec![mapped("nps_q", "nps", [0, 10], [0, 10]), csat, elsewhere];
         })
         .engine(name)
         .await
