@@ -363,6 +363,17 @@ async fn replace_rows_swaps_a_reuploaded_file_once_and_a_failed_stream_keeps_its
     assert_eq!(report.unwrap().status, RunStatus::Cancelled);
     assert_eq!(rows(&lake, "uploads.answers").await.iter().map(|r| r.0).collect::<Vec<_>>(), vec![3, 4, 5]);
     assert_eq!(committed_state(&lake, "answers").await, Some(state(json!(["a.csv@3", "b.csv@1"]))));
+
+    // Replacing by a column the stream does not have would leave old rows beside new ones.
+    let report = sync(vec![
+        Message::ReplaceRows { stream: "answers".into(), column: "file".into(), value: "a.csv".into() },
+        batch("answers", &[(7, "a.csv", 2)]),
+        checkpoint("answers", json!(["a.csv@4", "b.csv@1"])),
+    ])
+    .await;
+    assert_eq!(report.status, RunStatus::Failed);
+    assert!(report.error.as_deref().is_some_and(|e| e.contains("has no column `file`")), "{:?}", report.error);
+    assert_eq!(rows(&lake, "uploads.answers").await.len(), 3, "nothing committed");
 }
 
 /// Issue 16's report: Moodle's `site_info` answered without `siteurl` used to leave

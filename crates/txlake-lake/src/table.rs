@@ -210,10 +210,16 @@ impl StreamTable {
     /// file are replaced by its new rows, never shown twice nor missing). Only the next
     /// commit deletes; [`StreamTable::abort`] forgets the request. In
     /// [`WriteMode::Overwrite`] the commit replaces the whole table, so this does nothing.
-    pub fn replace_rows(&mut self, column: &str, value: &str) {
+    /// Returns `false`, doing nothing, when the table has no column `column`.
+    #[must_use]
+    pub fn replace_rows(&mut self, column: &str, value: &str) -> bool {
+        if self.plan.target.field_with_name(column).is_err() {
+            return false;
+        }
         if self.mode != WriteMode::Overwrite && !self.replacements.iter().any(|(c, v)| c == column && v == value) {
             self.replacements.push((column.to_string(), value.to_string()));
         }
+        true
     }
 
     /// Whether the next commit removes stored rows ([`StreamTable::replace_rows`]).
@@ -788,7 +794,7 @@ mod tests {
         let before = table.version();
 
         // a.csv re-uploaded: its old row goes, its new rows come, in one commit.
-        table.replace_rows("status", "a.csv");
+        assert!(table.replace_rows("status", "a.csv"));
         table.write(batch(&[(4, "a.csv", 2), (5, "a.csv", 2)])).await.unwrap();
         let summary = table.commit(Some(&json!({"files": 3, "a": 2})), "r2").await.unwrap();
         assert_eq!(summary.version, before + 1, "the delete and the new rows are one commit");
@@ -818,7 +824,7 @@ mod tests {
         let mut table = StreamTable::open(&lake, &id, schema(), WriteMode::Append).await.unwrap();
         table.write(batch(&[(1, "a.csv", 1), (2, "b.csv", 1)])).await.unwrap();
         table.commit(Some(&json!({"a": 1})), "r1").await.unwrap();
-        table.replace_rows("status", "a.csv");
+        assert!(table.replace_rows("status", "a.csv"));
         table.write(batch(&[(3, "a.csv", 2)])).await.unwrap();
         // The run is aborted (or the process dies) before the commit.
         table.abort();
@@ -837,7 +843,7 @@ mod tests {
         let mut table = StreamTable::open(&lake, &id, schema(), WriteMode::Append).await.unwrap();
         table.write(batch(&[(1, "a.csv", 1), (2, "a.csv", 1)])).await.unwrap();
         table.commit(None, "r1").await.unwrap();
-        table.replace_rows("status", "a.csv");
+        assert!(table.replace_rows("status", "a.csv"));
         let summary = table.commit(Some(&json!({"a": "empty now"})), "r2").await.unwrap();
         assert_eq!(summary.rows, 0);
         assert!(rows(&lake, &id).await.is_empty());
@@ -853,7 +859,7 @@ mod tests {
         table.write(batch(&[(1, "a.csv", 1), (2, "a.csv", 1), (3, "b.csv", 1)])).await.unwrap();
         table.commit(None, "r1").await.unwrap();
         let before = table.version();
-        table.replace_rows("status", "a.csv");
+        assert!(table.replace_rows("status", "a.csv"));
         table.write(batch(&[(1, "a.csv", 2), (4, "a.csv", 2)])).await.unwrap();
         let summary = table.commit(Some(&json!({"a": 2})), "r2").await.unwrap();
         assert_eq!(summary.version, before + 1);
@@ -872,8 +878,9 @@ mod tests {
         let lake = lake("replace-overwrite");
         let id = TableId::new("demo", "answers");
         let mut table = StreamTable::open(&lake, &id, schema(), WriteMode::Overwrite).await.unwrap();
-        table.replace_rows("status", "a.csv");
+        assert!(table.replace_rows("status", "a.csv"));
         assert!(!table.has_replacements(), "the overwrite replaces everything anyway");
+        assert!(!table.replace_rows("_file", "a.csv"), "no such column");
     }
 
     #[test]

@@ -439,8 +439,12 @@ async fn pump(
                 let Some(run) = runs.get_mut(&stream) else {
                     return unasked(connection, connector, "a row replacement", &stream);
                 };
-                if run.failed.is_none() {
-                    run.table.replace_rows(&column, &value);
+                if run.failed.is_none() && !run.table.replace_rows(&column, &value) {
+                    // Rows it meant to replace would stay next to their new versions.
+                    let message = format!(
+                        "it asked to replace the rows of stream `{stream}` whose `{column}` is `{value}`, and the stream has no column `{column}`"
+                    );
+                    return protocol(connection, connector, message);
                 }
             }
             Some(Ok(Message::Warnings { stream, count })) => {
@@ -457,13 +461,14 @@ async fn pump(
 
 /// The run's end when the connector sent `what` about a stream it was not asked for.
 fn unasked(connection: &str, connector: &str, what: &str, stream: &str) -> Ending {
+    protocol(connection, connector, format!("it sent {what} for stream `{stream}`, which was not asked for"))
+}
+
+/// The run's end when the connector broke the protocol as `message` says.
+fn protocol(connection: &str, connector: &str, message: String) -> Ending {
     Ending::Failed(
-        SyncError::Protocol {
-            connection: connection.to_string(),
-            connector: connector.to_string(),
-            message: format!("it sent {what} for stream `{stream}`, which was not asked for"),
-        }
-        .to_string(),
+        SyncError::Protocol { connection: connection.to_string(), connector: connector.to_string(), message }
+            .to_string(),
     )
 }
 
