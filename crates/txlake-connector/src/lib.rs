@@ -21,7 +21,9 @@ mod message;
 mod registry;
 mod spec;
 
-pub use catalog::{Catalog, ConfiguredCatalog, ConfiguredStream, StreamDescriptor, StreamMode, SurveyQuestion, SyncMode};
+pub use catalog::{
+    Catalog, ConfiguredCatalog, ConfiguredStream, StreamDescriptor, StreamMode, SurveyQuestion, SyncMode,
+};
 pub use connector::{Connector, ReadRequest};
 pub use declarative::DeclarativeConnector;
 pub use error::{ConfigIssue, ConnectorError, Result};
