@@ -514,6 +514,7 @@ async fn incremental_runs_skip_unchanged_files_append_grown_ones_replace_reuploa
     std::fs::write(&a, lines.join("\r\n") + "\r\n").unwrap();
     let report = sync_ok(&work.lake, config.clone()).await;
     assert_eq!(landed(&report)["answers"], 10);
+    assert_eq!(report.streams[0].commits, 1, "the old rows went in the commit that added the new ones");
     assert_eq!(number(&work.lake, count).await, 22);
     assert_eq!(number(&work.lake, distinct).await, 22, "no row twice");
     let got = rows(
@@ -560,9 +561,9 @@ async fn stream_per_file_makes_one_table_per_file() {
     }
 }
 
-/// A CSV of `rows` survey answers, `response_id` = its row number; returns the sum of the
-/// scores and of the comments' lengths, to check a table against.
-fn write_big_csv(path: &Path, rows: u64) -> (i64, i64) {
+/// A CSV of `rows` survey answers, `response_id` = its row number + `id_offset`; returns the
+/// sum of the scores and of the comments' lengths, to check a table against.
+fn write_big_csv(path: &Path, rows: u64, id_offset: u64) -> (i64, i64) {
     const WORDS: &str =
         "the onboarding was smooth but the tooling could be faster and the team lead listens to feedback every week";
     let departments = ["Продажи", "Поддержка", "Разработка", "Finance", "Marketing"];
@@ -582,7 +583,8 @@ fn write_big_csv(path: &Path, rows: u64) -> (i64, i64) {
         }
         writeln!(
             out,
-            "{id},person{id}@acme.example,{},{},{},2026-{:02}-{:02}T{:02}:{:02}:{:02}Z,{score},{comment}",
+            "{},person{id}@acme.example,{},{},{},2026-{:02}-{:02}T{:02}:{:02}:{:02}Z,{score},{comment}",
+            id + id_offset,
             departments[(id % 5) as usize],
             teams[(id % 7) as usize],
             if id % 3 == 0 { "pulse" } else { "enps" },
@@ -621,7 +623,7 @@ async fn a_50_mb_csv_aborted_mid_file_resumes_with_nothing_lost_or_doubled() {
     const ROWS: u64 = 600_000;
     let work = Workspace::new();
     let big = work.data().join("answers_big.csv");
-    let (score_sum, comment_len) = write_big_csv(&big, ROWS);
+    let (score_sum, comment_len) = write_big_csv(&big, ROWS, 0);
     let size = std::fs::metadata(&big).unwrap().len();
     assert!(size > 45_000_000, "a 50 MB file: {size} bytes");
     let config = json!({ "url": work.url(), "streams": [{ "name": "answers", "glob": "*.csv" }] });
@@ -858,4 +860,39 @@ async fn the_cli_syncs_the_documented_toml_config() {
             { "department": "Финансы", "answers": 1 },
         ])
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reupload_aborted_mid_file_ends_with_exactly_the_new_rows() {
+    let work = Workspace::new();
+    let path = work.data().join("answers.csv");
+    write_big_csv(&path, 20_000, 0);
+    let config = json!({ "url": work.url(), "streams": [{ "name": "answers", "glob": "*.csv", "batch_size": 1_000 }] });
+    sync_observed(&work.lake, config.clone(), &options(1_000), &QuietObserver).await;
+
+    // Re-uploaded with other answers (ids from 1,000,001), and the sync aborted half-way.
+    write_big_csv(&path, 15_000, 1_000_000);
+    let crash = CrashAfter { stop: txlake_sync::StopHandle::new(), after: 7_500, seen: AtomicU64::new(0) };
+    let crashing = SyncOptions { stop: crash.stop.clone(), ..options(1_000) };
+    let report =
+        sync_connection(&work.lake, &builtin_registry(), CONNECTION, &connection(config.clone()), &crashing, &crash)
+            .await
+            .unwrap();
+    assert_eq!(report.status, RunStatus::Cancelled, "{:?}", report.error);
+    let split = "SELECT sum(CASE WHEN response_id > 1000000 THEN 0 ELSE 1 END), \
+                 sum(CASE WHEN response_id > 1000000 THEN 1 ELSE 0 END) FROM hr.answers";
+    let got = rows(&work.lake, split).await;
+    let (old, new): (i64, i64) = (got[0][0].parse().unwrap(), got[0][1].parse().unwrap());
+    assert_eq!(old, 0, "the first commit of the re-read removed the old rows");
+    assert!(new > 0 && new < 15_000, "part of the new file committed: {new}");
+
+    // Resumed: exactly the new file, once.
+    sync_observed(&work.lake, config, &options(1_000), &QuietObserver).await;
+    let got = rows(
+        &work.lake,
+        "SELECT count(*), count(DISTINCT _row), min(_row), max(_row), \
+         sum(CASE WHEN response_id = _row + 1000000 THEN 0 ELSE 1 END) FROM hr.answers",
+    )
+    .await;
+    assert_eq!(got, vec![vec!["15000", "15000", "1", "15000", "0"]]);
 }

@@ -338,7 +338,7 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5_000)]
         page_size: usize,
     },
-    /// The `files` connector on a generated CSV of survey answers (5 M rows, about 400 MB) and
+    /// The `files` connector on a generated CSV of survey answers (5 M rows, about 490 MB) and
     /// a generated XLSX (200,000 rows), each synced into a fresh file lake: rows/s, peak RSS,
     /// lake size, CPU; then DuckDB's `read_csv` on the same CSV (`benches/duckdb`, installed
     /// on first use from PyPI) for the reference speed. Run from the repository's root.
