@@ -107,7 +107,7 @@ pub fn sample_file(
         Format::Csv => csv::sample(location.open(handle, file, 0)?, settings, &formats, rows),
         Format::Jsonl => json::sample_lines(location.open(handle, file, 0)?, settings, &formats, rows),
         Format::Json => json::sample_array(location.open(handle, file, 0)?, &formats, rows),
-        Format::Xlsx => xlsx::sample(location.fetch(handle, file)?, settings, &formats, rows),
+        Format::Xlsx => xlsx::sample(location.fetch(handle, file)?, file, settings, &formats, rows),
         Format::Parquet => parquet::sample(location.fetch(handle, file)?, rows),
     };
     result.map_err(|e| format!("{}: {e}", file.name))

@@ -3,7 +3,9 @@
 //! cells fill their whole range, then data rows. Excel dates become timestamps (dates when
 //! every sampled one is at midnight).
 
+use std::collections::BTreeMap;
 use std::io::{BufReader, Cursor, Read, Seek};
+use std::sync::Mutex;
 
 use calamine::{DataRef, Dimensions, Reader, Xlsx};
 
@@ -11,7 +13,7 @@ use crate::config::StreamSettings;
 use crate::names::{join_header, unique_names};
 use crate::read::{FileJob, ReadError};
 use crate::sample::FileSample;
-use crate::source::Whole;
+use crate::source::{FileMeta, Whole};
 use crate::value::{Cell, ColumnType, Inference, TextFormats, days_from_civil};
 
 /// Whether to go on after a row.
@@ -23,6 +25,39 @@ enum Flow {
 
 fn open<R: Read + Seek>(reader: R) -> Result<Xlsx<R>, String> {
     Xlsx::new(reader).map_err(|e| format!("not a readable XLSX workbook: {e}"))
+}
+
+/// Which version of which sheet merged ranges belong to: the file's name, size, modification
+/// time and ETag, and the sheet.
+type MergeKey = (String, Option<u64>, i64, Option<String>, String);
+
+/// Merged ranges of the sheets read lately. Finding them costs a full pass over a sheet's XML
+/// (calamine reads `<mergeCells>`, which follows the cells), so discover's sample and the
+/// read that follows in the same process share one pass instead of making two.
+static MERGES: Mutex<BTreeMap<MergeKey, Vec<Dimensions>>> = Mutex::new(BTreeMap::new());
+
+/// Sheets whose merged ranges are kept at most; the oldest keys go first (by name order,
+/// which is as good as any for a cache this small).
+const MERGES_KEPT: usize = 64;
+
+/// The merged ranges of `sheet` of the workbook `file`, from the cache or a pass over it.
+fn merges<R: Read + Seek>(
+    workbook: &mut Xlsx<R>,
+    file: &FileMeta,
+    sheet: &str,
+) -> Result<Vec<Dimensions>, calamine::XlsxError> {
+    let key = (file.name.clone(), file.size, file.modified, file.etag.clone(), sheet.to_string());
+    if let Some(found) = MERGES.lock().ok().and_then(|cache| cache.get(&key).cloned()) {
+        return Ok(found);
+    }
+    let found = workbook.merge_cells_by_sheet_name(sheet)?;
+    if let Ok(mut cache) = MERGES.lock() {
+        while cache.len() >= MERGES_KEPT {
+            cache.pop_first();
+        }
+        cache.insert(key, found.clone());
+    }
+    Ok(found)
 }
 
 /// The sheets to read.
@@ -138,12 +173,13 @@ enum Event<'h, 'r, 'a> {
 /// row as [`Event`]s.
 fn walk<R: Read + Seek, E>(
     workbook: &mut Xlsx<R>,
+    file: &FileMeta,
     sheet: &str,
     settings: &StreamSettings,
     fail: &dyn Fn(String) -> E,
     on_event: &mut dyn FnMut(Event<'_, '_, '_>) -> Result<Flow, E>,
 ) -> Result<(), E> {
-    let merges = workbook.merge_cells_by_sheet_name(sheet).map_err(|e| fail(format!("sheet {sheet:?}: {e}")))?;
+    let merges = merges(workbook, file, sheet).map_err(|e| fail(format!("sheet {sheet:?}: {e}")))?;
     let mut reader = workbook.worksheet_cells_reader(sheet).map_err(|e| fail(format!("sheet {sheet:?}: {e}")))?;
     let dims = reader.dimensions();
     let dims_cols = (dims.start.1, dims.end.1);
@@ -255,6 +291,7 @@ fn observe(inference: &mut Inference, value: &DataRef<'_>, formats: &TextFormats
 
 fn sample_in<R: Read + Seek>(
     mut workbook: Xlsx<R>,
+    file: &FileMeta,
     settings: &StreamSettings,
     formats: &TextFormats,
     rows: usize,
@@ -263,7 +300,7 @@ fn sample_in<R: Read + Seek>(
     for sheet in sheets(&workbook, settings)? {
         let mut map: Vec<usize> = Vec::new();
         let mut taken = 0;
-        walk(&mut workbook, &sheet, settings, &|e| e, &mut |event| {
+        walk(&mut workbook, file, &sheet, settings, &|e| e, &mut |event| {
             let (header, cells) = match event {
                 Event::Header(header) => {
                     map = header
@@ -296,13 +333,14 @@ fn sample_in<R: Read + Seek>(
 /// Samples a workbook: every read sheet's header and first `rows` data rows.
 pub fn sample(
     whole: Whole,
+    file: &FileMeta,
     settings: &StreamSettings,
     formats: &TextFormats,
     rows: usize,
 ) -> Result<FileSample, String> {
     match whole {
-        Whole::File(f) => sample_in(open(BufReader::with_capacity(1 << 20, f))?, settings, formats, rows),
-        Whole::Bytes(b) => sample_in(open(Cursor::new(b))?, settings, formats, rows),
+        Whole::File(f) => sample_in(open(BufReader::with_capacity(1 << 20, f))?, file, settings, formats, rows),
+        Whole::Bytes(b) => sample_in(open(Cursor::new(b))?, file, settings, formats, rows),
     }
 }
 
@@ -366,46 +404,53 @@ fn read_in<R: Read + Seek>(job: &mut FileJob<'_>, mut workbook: Xlsx<R>) -> Resu
     for sheet in sheets {
         job.set_sheet(Some(sheet.clone()))?;
         let mut columns: Vec<(usize, ColumnType)> = Vec::new();
-        walk(&mut workbook, &sheet, settings, &|e| ReadError::Failed(format!("{file}: {e}")), &mut |event| {
-            let (header, r, cells) = match event {
-                Event::Header(header) => {
-                    columns = job.map_columns(&header.names)?;
-                    return Ok(Flow::Continue);
-                }
-                Event::Row(header, r, cells) => (header, r, cells),
-            };
-            job.next_row();
-            if job.skipping() {
-                return Ok(Flow::Continue);
-            }
-            text.clear();
-            let line = u64::from(r) + 1;
-            for (c, value) in cells {
-                let index = c.checked_sub(header.first_col).map(|i| i as usize).filter(|&i| i < columns.len());
-                let Some(i) = index else {
-                    if is_blank(value) {
-                        continue;
-                    }
-                    let detail = format!("has a value in column {} beyond the header", column_letters(*c));
-                    job.malformed(line, None, detail)?;
-                    return Ok(Flow::Continue);
-                };
-                let (target, kind) = columns[i];
-                match convert(value, kind, job.formats, &mut text) {
-                    Ok(cell) => job.set(target, cell),
-                    Err(why) => {
-                        let shown = header_text(value);
-                        job.malformed_value(line, i, &shown, why)?;
+        walk(
+            &mut workbook,
+            job.file,
+            &sheet,
+            settings,
+            &|e| ReadError::Failed(format!("{file}: {e}")),
+            &mut |event| {
+                let (header, r, cells) = match event {
+                    Event::Header(header) => {
+                        columns = job.map_columns(&header.names)?;
                         return Ok(Flow::Continue);
                     }
+                    Event::Row(header, r, cells) => (header, r, cells),
+                };
+                job.next_row();
+                if job.skipping() {
+                    return Ok(Flow::Continue);
                 }
-            }
-            job.push_row(&text);
-            if job.pending() >= settings.batch_size {
-                job.checkpoint_rows(false)?;
-            }
-            Ok(Flow::Continue)
-        })?;
+                text.clear();
+                let line = u64::from(r) + 1;
+                for (c, value) in cells {
+                    let index = c.checked_sub(header.first_col).map(|i| i as usize).filter(|&i| i < columns.len());
+                    let Some(i) = index else {
+                        if is_blank(value) {
+                            continue;
+                        }
+                        let detail = format!("has a value in column {} beyond the header", column_letters(*c));
+                        job.malformed(line, None, detail)?;
+                        return Ok(Flow::Continue);
+                    };
+                    let (target, kind) = columns[i];
+                    match convert(value, kind, job.formats, &mut text) {
+                        Ok(cell) => job.set(target, cell),
+                        Err(why) => {
+                            let shown = header_text(value);
+                            job.malformed_value(line, i, &shown, why)?;
+                            return Ok(Flow::Continue);
+                        }
+                    }
+                }
+                job.push_row(&text);
+                if job.pending() >= settings.batch_size {
+                    job.checkpoint_rows(false)?;
+                }
+                Ok(Flow::Continue)
+            },
+        )?;
     }
     job.checkpoint_rows(true)
 }
