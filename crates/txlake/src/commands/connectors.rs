@@ -93,7 +93,11 @@ pub async fn run(command: ConnectorsCommand) -> anyhow::Result<ExitCode> {
 /// The survey questions a source describes, and a `survey_mapping` to start from: each
 /// question on a scale is suggested as the survey kind whose convention that scale is.
 fn questions_listing(target: &str, questions: &[SurveyQuestion]) -> String {
-    let scale = |q: &SurveyQuestion| q.scale.map(|(low, high)| format!("{low}–{high}")).unwrap_or_else(|| "-".into());
+    let scale = |q: &SurveyQuestion| match q.scale {
+        Some((low, high)) if q.scale_observed => format!("{low}–{high} seen"),
+        Some((low, high)) => format!("{low}–{high}"),
+        None => "-".into(),
+    };
     let rows: Vec<Vec<String>> = questions
         .iter()
         .map(|q| vec![q.survey_title.clone(), q.field.clone(), q.kind.clone(), scale(q), shorten(&q.question, 60)])
@@ -105,6 +109,8 @@ fn questions_listing(target: &str, questions: &[SurveyQuestion]) -> String {
     for question in questions.iter().filter(|q| q.scale.is_some()) {
         let (low, high) = question.scale.unwrap_or_default();
         let suggestion = match (low, high) {
+            // Answers seen in a sample say little about the scale: ask for it.
+            _ if question.scale_observed => "survey = \"…\", scale = [lowest, highest]".to_string(),
             (0, 10) => "survey = \"nps\"".to_string(),
             (1, 5) => "survey = \"csat\"".to_string(),
             (1, 7) => "survey = \"ces\"".to_string(),
@@ -115,7 +121,12 @@ fn questions_listing(target: &str, questions: &[SurveyQuestion]) -> String {
         } else {
             format!("{:?}", question.field)
         };
-        out.push_str(&format!("# {key} = {{ {suggestion} }}   # {}\n", shorten(&question.question, 50)));
+        let note = if question.scale_observed {
+            format!("answers seen {low}–{high}")
+        } else {
+            shorten(&question.question, 50)
+        };
+        out.push_str(&format!("# {key} = {{ {suggestion} }}   # {note}\n"));
     }
     out
 }
@@ -218,5 +229,9 @@ mod tests {
         assert!(out.contains("# nps_q = { survey = \"nps\" }"), "{out}");
         assert!(out.contains("# \"QID2 1\" = { survey = \"nps\", scale = [1, 10], rescale = true }"), "{out}");
         assert!(!out.contains("# comment ="), "questions without a scale get no suggestion: {out}");
+        let seen = SurveyQuestion { scale_observed: true, ..question("score", Some((4, 9))) };
+        let out = questions_listing("pulse", &[seen]);
+        assert!(out.contains("4–9 seen"), "{out}");
+        assert!(out.contains("# score = { survey = \"…\", scale = [lowest, highest] }   # answers seen 4–9"), "{out}");
     }
 }
