@@ -20,16 +20,33 @@
 --   avg_employee_ltv = (revenue of the deals the employees own so far, tx.revenue.employee_key,
 --   − their fully loaded cost accrued so far, annual_cost / 365.25 per day employed since the
 --   calendar's first day) / employees employed at any time since that day. Amounts in the
---   sources' currency (sample: USD).
+--   sources' currency (sample: USD). 95% confidence intervals (normal approximation, from the same
+--   sums, so right for any period): nps_ci_low/high and enps_ci_low/high as in metrics.nps (margin
+--   = 196 × √((p + q − (p − q)²) / n), p, q = promoter and detractor shares, clipped to −100…100;
+--   NULL where eNPS is); csat_pct_ci_low/high = csat_pct ∓ 196 × √(s (1 − s) / n), s = satisfied share,
+--   clipped to 0…100; ces_ci_low/high = ces_mean ∓ 1.96 × √(sample variance / n), the variance
+--   from ces_score_sq_sum, clipped to 1…7. Rough for small n; zero width when every answer agrees.
 -- materialized: true
 -- kind: aggregate
 -- time: day
--- measures: days:sum, nps_responses:sum, nps_promoters:sum, nps_detractors:sum, csat_responses:sum, csat_satisfied:sum, csat_score_sum:sum, ces_responses:sum, ces_score_sum:sum, enps_responses:sum, enps_promoters:sum, enps_detractors:sum, new_customers:sum, churned_customers:sum, active_customer_days:sum, hires:sum, terminations:sum, headcount_days:sum, revenue:sum, revenue_to_date:max, paying_customers_to_date:max, attributed_revenue_to_date:max, employee_cost_to_date:max, employees_to_date:max
+-- measures: days:sum, nps_responses:sum, nps_promoters:sum, nps_detractors:sum, csat_responses:sum, csat_satisfied:sum, csat_score_sum:sum, ces_responses:sum, ces_score_sum:sum, ces_score_sq_sum:sum, enps_responses:sum, enps_promoters:sum, enps_detractors:sum, new_customers:sum, churned_customers:sum, active_customer_days:sum, hires:sum, terminations:sum, headcount_days:sum, revenue:sum, revenue_to_date:max, paying_customers_to_date:max, attributed_revenue_to_date:max, employee_cost_to_date:max, employees_to_date:max
 -- derived: nps = 100.0 * (nps_promoters - nps_detractors) / NULLIF(nps_responses, 0)
 -- derived: csat_pct = 100.0 * csat_satisfied / NULLIF(csat_responses, 0)
 -- derived: csat_mean = CAST(csat_score_sum AS DOUBLE) / NULLIF(csat_responses, 0)
 -- derived: ces_mean = CAST(ces_score_sum AS DOUBLE) / NULLIF(ces_responses, 0)
 -- derived: enps = CASE WHEN enps_responses >= 5 THEN 100.0 * (enps_promoters - enps_detractors) / enps_responses END
+-- derived: nps_margin = 196.0 * sqrt(greatest(0.0, (CAST(nps_promoters + nps_detractors AS DOUBLE) / NULLIF(nps_responses, 0) - power(nps / 100.0, 2)) / NULLIF(nps_responses, 0)))
+-- derived: nps_ci_low = greatest(-100.0, nps - nps_margin)
+-- derived: nps_ci_high = least(100.0, nps + nps_margin)
+-- derived: csat_pct_margin = 196.0 * sqrt(greatest(0.0, (csat_pct / 100.0) * (1.0 - csat_pct / 100.0) / NULLIF(csat_responses, 0)))
+-- derived: csat_pct_ci_low = greatest(0.0, csat_pct - csat_pct_margin)
+-- derived: csat_pct_ci_high = least(100.0, csat_pct + csat_pct_margin)
+-- derived: ces_margin = 1.96 * sqrt(greatest(0.0, (CAST(ces_score_sq_sum AS DOUBLE) - ces_responses * power(ces_mean, 2)) / NULLIF(ces_responses - 1, 0)) / NULLIF(ces_responses, 0))
+-- derived: ces_ci_low = greatest(1.0, ces_mean - ces_margin)
+-- derived: ces_ci_high = least(7.0, ces_mean + ces_margin)
+-- derived: enps_margin = 196.0 * sqrt(greatest(0.0, (CAST(enps_promoters + enps_detractors AS DOUBLE) / NULLIF(enps_responses, 0) - power(enps / 100.0, 2)) / NULLIF(enps_responses, 0)))
+-- derived: enps_ci_low = greatest(-100.0, enps - enps_margin)
+-- derived: enps_ci_high = least(100.0, enps + enps_margin)
 -- derived: avg_active_customers = CAST(active_customer_days AS DOUBLE) / NULLIF(days, 0)
 -- derived: customer_churn_pct = 100.0 * churned_customers / NULLIF(avg_active_customers, 0)
 -- derived: avg_headcount = CAST(headcount_days AS DOUBLE) / NULLIF(days, 0)
@@ -62,6 +79,7 @@ surveys_daily AS (
         sum(CASE WHEN survey = 'csat' AND respondent_kind = 'customer' THEN score ELSE 0 END) AS csat_score_sum,
         sum(CASE WHEN survey = 'ces' AND respondent_kind = 'customer' THEN 1 ELSE 0 END) AS ces_responses,
         sum(CASE WHEN survey = 'ces' AND respondent_kind = 'customer' THEN score ELSE 0 END) AS ces_score_sum,
+        sum(CASE WHEN survey = 'ces' AND respondent_kind = 'customer' THEN score * score ELSE 0 END) AS ces_score_sq_sum,
         sum(CASE WHEN survey = 'enps' AND respondent_kind = 'employee' THEN 1 ELSE 0 END) AS enps_responses,
         sum(CASE WHEN survey = 'enps' AND respondent_kind = 'employee' AND score >= 9 THEN 1 ELSE 0 END) AS enps_promoters,
         sum(CASE WHEN survey = 'enps' AND respondent_kind = 'employee' AND score <= 6 THEN 1 ELSE 0 END) AS enps_detractors
@@ -132,6 +150,7 @@ daily AS (
         COALESCE(s.csat_score_sum, 0) AS csat_score_sum,
         COALESCE(s.ces_responses, 0) AS ces_responses,
         COALESCE(s.ces_score_sum, 0) AS ces_score_sum,
+        COALESCE(s.ces_score_sq_sum, 0) AS ces_score_sq_sum,
         COALESCE(s.enps_responses, 0) AS enps_responses,
         COALESCE(s.enps_promoters, 0) AS enps_promoters,
         COALESCE(s.enps_detractors, 0) AS enps_detractors,
@@ -169,7 +188,7 @@ SELECT
     1 AS days,
     nps_responses, nps_promoters, nps_detractors,
     csat_responses, csat_satisfied, csat_score_sum,
-    ces_responses, ces_score_sum,
+    ces_responses, ces_score_sum, ces_score_sq_sum,
     enps_responses, enps_promoters, enps_detractors,
     new_customers, churned_customers, active_customers AS active_customer_days,
     hires, terminations, headcount AS headcount_days,

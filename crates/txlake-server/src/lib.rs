@@ -8,6 +8,7 @@
 pub mod api;
 pub mod auth;
 pub mod cache;
+pub mod console;
 pub mod error;
 pub mod format;
 pub mod odata;
@@ -42,6 +43,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/tables", get(api::tables::list))
         .route("/api/v1/tables/{table}", get(api::tables::rows))
         .route("/api/v1/query", post(api::query::run))
+        .route("/api/v1/session", get(api::session::show))
         .route("/api/v1/connections", get(api::syncs::connections))
         .route("/api/v1/connections/{name}/sync", post(api::syncs::start))
         .route("/api/v1/syncs", get(api::syncs::list))
@@ -51,7 +53,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(api::health::prometheus))
         .route("/openapi.json", get(openapi_json))
         .route("/docs", get(docs))
-        .route("/", get(|| async { axum::response::Redirect::temporary("/docs") }))
+        .route("/", get(console::index))
+        .route("/console/{*path}", get(console::file))
         .merge(odata::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

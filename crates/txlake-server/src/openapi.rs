@@ -24,6 +24,7 @@ use crate::syncs::SyncRun;
         api::tables::list,
         api::tables::rows,
         api::query::run,
+        api::session::show,
         api::syncs::connections,
         api::syncs::start,
         api::syncs::list,
@@ -38,6 +39,7 @@ use crate::syncs::SyncRun;
         (name = "metrics", description = "The metric catalog and metric results"),
         (name = "tables", description = "Raw tables and canonical views"),
         (name = "query", description = "Read-only SQL (analyst role)"),
+        (name = "session", description = "Who the caller is (the key's name and role)"),
         (name = "syncs", description = "Connections and sync runs"),
         (name = "operations", description = "Health, readiness and Prometheus metrics (no key needed)"),
     )

@@ -4,6 +4,7 @@
 pub mod health;
 pub mod metrics;
 pub mod query;
+pub mod session;
 pub mod syncs;
 pub mod tables;
 
