@@ -7,6 +7,7 @@ mod api;
 mod bamboohr;
 mod cli;
 mod conformance;
+mod console;
 mod crash;
 mod declarative;
 mod delta_format;
