@@ -357,6 +357,21 @@ pub enum BenchCommand {
         #[arg(long)]
         no_duckdb: bool,
     },
+    /// The web console on the quickstart lake: from a cold start of `txlake serve`, the time
+    /// to the server answering, the scorecard's first paint and its numbers shown (target
+    /// < 1 s), and the console's assets raw and compressed (target < 500 kB), in headless
+    /// Chromium (`tests/browser/run.sh`, which installs it on first use). Run from the
+    /// repository's root.
+    Console {
+        /// Folder with a `txlake.toml` whose lake is used (e.g. the quickstart's `txlake-demo`);
+        /// without one there, the quickstart's config is written and its sample world synced
+        /// (default: a temporary folder, removed afterwards).
+        #[arg(long)]
+        lake: Option<PathBuf>,
+        /// Cold starts measured.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// The REST API on 127.0.0.1 over a large sample lake: each metric's uncached latency,
     /// then cached dashboard requests under concurrency (p50, p99, requests/s).
     Api {

@@ -28,6 +28,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Api { customers, employees, lake, clients, requests } => {
             api(customers, employees, lake, clients, requests).await
         }
+        BenchCommand::Console { lake, runs } => super::bench_console::run(lake, runs).await,
         BenchCommand::Odata { customers, employees, lake, page_size } => {
             super::bench_odata::run(customers, employees, lake, page_size).await
         }

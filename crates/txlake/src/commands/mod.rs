@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_connector;
+mod bench_console;
 mod bench_files;
 mod bench_odata;
 mod config;
