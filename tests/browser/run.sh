@@ -34,6 +34,10 @@ install_packages() {
     local folder=$1 name=$2 stamp dir
     stamp=$(sha256sum "$folder/package-lock.json" | cut -c1-16)
     dir=${TXLAKE_NPM_CACHE:-$HOME/.cache}/$name-$stamp
+    mkdir -p "$(dirname "$dir")"
+    # One installer at a time (the e2e test and a developer may start together).
+    exec 9>"$dir.lock"
+    flock 9
     if [[ ! -f $dir/.installed ]]; then
         rm -rf "$dir"
         mkdir -p "$dir"
@@ -42,6 +46,7 @@ install_packages() {
         (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2)
         touch "$dir/.installed"
     fi
+    exec 9>&-
     echo "$dir"
 }
 
