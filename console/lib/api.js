@@ -110,31 +110,107 @@ export function restUrl(name, opts = {}) {
   return absolute(`api/v1/metrics/${encodeURIComponent(name)}${qs ? `?${qs}` : ''}`);
 }
 
+/** A filter value as an OData literal: numbers and booleans as they are, text quoted ('' inside). */
 function odataLiteral(value) {
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   return `'${String(value).replaceAll("'", "''")}'`;
 }
 
+/** `YYYY-MM-DD` of a date or RFC 3339 time, and whether the time part (if any) is midnight UTC. */
+function dayOf(text) {
+  const day = String(text).slice(0, 10);
+  const time = String(text).slice(10);
+  return { day, midnight: time === '' || /^T00:00(:00(\.0+)?)?(Z|\+00:00)?$/.test(time) };
+}
+
+/** The first day of the month of `YYYY-MM-DD`. */
+function monthStart(day) {
+  return `${day.slice(0, 7)}-01`;
+}
+
+/** Whether `YYYY-MM-DD` is the last day of its month. */
+function isMonthEnd(day) {
+  const [y, m, d] = day.split('-').map(Number);
+  return new Date(Date.UTC(y, m - 1, d + 1)).getUTCDate() === 1;
+}
+
+/** An OData query option value: percent-encoded, but commas and parentheses kept readable. */
+function odataEncode(text) {
+  return encodeURIComponent(text).replaceAll('%2C', ',');
+}
+
 /**
- * The absolute OData URL of the same request: the metric's entity set (`metric_<name>`) with
- * `$apply=groupby(...)` through the semantic layer and `$filter` for the filters and dates.
- * The feed's metric sets are monthly (`period`): a grain other than month groups by month there.
+ * The absolute OData URL of the same request, what a BI developer pastes into Power BI's OData
+ * feed: the metric's entity set (`metric_<name>`), `$apply=groupby((period,dims…),aggregate(…))`
+ * (grouped by the semantic layer, so ratios are computed from summed base measures, as in REST),
+ * `$filter` on the grouped rows and `$orderby` as REST orders them (`$top` for `limit`).
+ * opts: as restUrl's, plus `measures` (the names to aggregate: REST returns every measure, OData
+ * lists them). Filter values that are numbers or booleans are written unquoted, text quoted.
+ *
+ * The feed groups `period` by month only and applies `$filter` after `$apply` (no `filter(…)/`
+ * step), so some requests have no exact OData form. When `notes` is an array, one sentence per
+ * difference from the REST answer is pushed onto it; nothing is pushed when the OData URL returns
+ * the same numbers. A filter with one value is exact: its dimension joins the grouping (one value
+ * per group) and `$filter` keeps that value.
  */
-export function odataUrl(name, opts = {}) {
-  const q = [];
+export function odataUrl(name, opts = {}, notes = null) {
+  const note = (text) => Array.isArray(notes) && notes.push(text);
+  const groupBy = [...(opts.group_by || [])];
+  const groups = [...groupBy];
   const filters = [];
   for (const [dim, values] of Object.entries(opts.filters || {})) {
     if (!values?.length) continue;
+    if (!groups.includes(dim)) {
+      groups.push(dim);
+      if (values.length > 1) {
+        note(`OData applies $filter after grouping, so the ${values.length} values of ${dim} come back as one row each `
+          + `(grouped by ${dim} too), not combined into one as in REST. For the same numbers, group by ${dim} or keep one value.`);
+      }
+    }
     filters.push(values.length === 1 ? `${dim} eq ${odataLiteral(values[0])}`
       : `${dim} in (${values.map(odataLiteral).join(',')})`);
   }
-  if (opts.from) filters.push(`period ge ${opts.from.slice(0, 10)}`);
-  if (opts.to) filters.push(`period le ${opts.to.slice(0, 10)}`);
-  const groups = [...(opts.group_by || [])];
-  if (opts.grain) groups.unshift('period');
+  const byPeriod = Boolean(opts.grain || opts.from || opts.to);
+  if (opts.grain && opts.grain !== 'month') {
+    note(`The OData feed groups period by month only (its $apply has no ${opts.grain} grouping), so this URL returns `
+      + `months, not ${opts.grain}s. Choose the month grain for the same numbers.`);
+  } else if (!opts.grain && byPeriod) {
+    note('OData can restrict time only through period, by month: this URL returns one row per month, '
+      + 'where REST returns the whole range as one.');
+  }
+  if (opts.from) {
+    const { day, midnight } = dayOf(opts.from);
+    filters.push(`period ge ${monthStart(day)}`);
+    if (opts.grain === 'month' && (!midnight || !day.endsWith('-01'))) {
+      note(`REST counts ${day.slice(0, 7)} from ${opts.from} on; OData filters whole months, so its first month `
+        + `counts all of ${day.slice(0, 7)}. Start on the 1st of a month for the same numbers.`);
+    }
+  }
+  if (opts.to) {
+    const { day, midnight } = dayOf(opts.to);
+    const exclusive = String(opts.to).length > 10;
+    filters.push(exclusive ? `period lt ${day}` : `period le ${day}`);
+    const exact = exclusive ? midnight && day.endsWith('-01') : isMonthEnd(day);
+    if (opts.grain === 'month' && !exact) {
+      note(`REST counts ${day.slice(0, 7)} up to ${opts.to}; OData filters whole months, so its last month `
+        + `counts all of ${day.slice(0, 7)}. End on the last day of a month for the same numbers.`);
+    }
+  }
+  if (byPeriod) groups.unshift('period');
+  const q = [];
   if (groups.length) {
     const measures = opts.measures?.length ? `,aggregate(${opts.measures.join(',')})` : '';
-    q.push(`$apply=${encodeURIComponent(`groupby((${groups.join(',')})${measures})`)}`);
+    q.push(`$apply=${odataEncode(`groupby((${groups.join(',')})${measures})`)}`);
+  } else if (opts.measures?.length) {
+    q.push(`$apply=${odataEncode(`aggregate(${opts.measures.join(',')})`)}`);
   }
-  if (filters.length) q.push(`$filter=${encodeURIComponent(filters.join(' and '))}`);
-  return absolute(`odata/metric_${name}${q.length ? `?${q.join('&')}` : ''}`);
+  if (filters.length) q.push(`$filter=${odataEncode(filters.join(' and '))}`);
+  // REST orders by period, then the grouped dimensions, unless told otherwise.
+  const order = opts.order_by?.length
+    ? opts.order_by.map((o) => (o.startsWith('-') ? `${o.slice(1)} desc` : o))
+    : groups;
+  if (order.length) q.push(`$orderby=${odataEncode(order.join(','))}`);
+  if (opts.limit) q.push(`$top=${Number(opts.limit)}`);
+  // Appended after URL parsing, which would percent-encode the quotes of text literals.
+  return absolute(`odata/metric_${encodeURIComponent(name)}`) + (q.length ? `?${q.join('&')}` : '');
 }

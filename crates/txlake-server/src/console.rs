@@ -45,6 +45,7 @@ static ASSETS: &[Asset] = &[
     embed!("lib/charts.js"),
     embed!("lib/dom.js"),
     embed!("pages/scorecard.js"),
+    embed!("pages/trends.js"),
     embed!("vendor/uplot/uPlot.iife.min.js"),
     embed!("vendor/uplot/uPlot.min.css"),
     embed!("vendor/uplot/LICENSE"),
