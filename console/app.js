@@ -114,12 +114,12 @@ function renderSession() {
     return;
   }
   sessionBox.dataset.role = session.role;
-  sessionBox.replaceChildren(
+  sessionBox.replaceChildren(...[
     session.mode === 'local'
       ? h('span', { title: 'No API keys are configured: every caller on this machine is an admin' }, 'local mode')
       : h('span', {}, h('strong', {}, session.key_name), ` · ${session.role}`),
     session.mode === 'local' ? null : h('button', { type: 'button', class: 'link', 'data-action': 'sign-out', onclick: () => signOut() }, 'Sign out'),
-  );
+  ].filter(Boolean));
 }
 
 function signOut(reason) {

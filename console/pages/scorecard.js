@@ -33,24 +33,28 @@ function show(kpi, value) {
 }
 
 function tile(kpi, rows, grain) {
-  const last = rows[rows.length - 1];
-  const previous = rows.length > 1 ? rows[rows.length - 2] : null;
+  // The latest period with a value: eNPS campaigns run quarterly, so the latest month may have none.
+  let at = rows.length - 1;
+  while (at > 0 && rows[at][kpi.key] === null) at -= 1;
+  const last = rows[at];
+  const previous = at > 0 ? rows[at - 1] : null;
   const value = last[kpi.key];
   const change = previous && value !== null && previous[kpi.key] !== null ? value - previous[kpi.key] : null;
   const better = change === null || change === 0 ? null : (change > 0) === kpi.up;
-  const attrs = { class: 'kpi card', 'data-kpi': kpi.key, 'data-value': raw(value) };
+  const attrs = { class: 'kpi card', 'data-kpi': kpi.key, 'data-value': raw(value), 'data-period': raw(last.period) };
   let interval = null;
   if (kpi.ci) {
     const [lo, hi] = kpi.ci.map((c) => last[c]);
     attrs['data-ci-low'] = raw(lo);
     attrs['data-ci-high'] = raw(hi);
     interval = h('div', { class: 'ci', title: '95% confidence interval' },
-      value === null ? (kpi.key === 'enps' ? 'suppressed: fewer than 5 answers' : 'no answers')
+      value === null ? (kpi.key === 'enps' && last[kpi.n] > 0 ? 'suppressed: fewer than 5 answers' : 'no answers yet')
         : `95% CI ${show(kpi, lo)} … ${show(kpi, hi)} · n = ${fmt(last[kpi.n], { digits: 0 })}`);
   }
   return h('section', attrs,
     h('h2', { title: kpi.hint }, kpi.label),
     h('div', { class: 'value' }, show(kpi, value)),
+    at === rows.length - 1 ? null : h('div', { class: 'as-of' }, `as of ${fmtPeriod(last.period, grain)}`),
     interval,
     h('div', { class: 'trend' },
       h('span', { class: 'spark', 'aria-hidden': 'true' }, sparkline(rows.map((r) => r[kpi.key]), { label: kpi.label })),
@@ -80,7 +84,7 @@ export async function render(main, ctx) {
   const last = rows[rows.length - 1];
   main.append(
     h('p', { class: 'lede' }, `Latest ${grain}: `, h('strong', { 'data-latest-period': last.period }, fmtPeriod(last.period, grain)),
-      ` — change against the ${grain} before, sparklines over all ${rows.length} ${grain}s.`),
+      ` — each tile shows the latest ${grain} with a value, its change against the ${grain} before, and a sparkline over all ${rows.length} ${grain}s.`),
     h('div', { class: 'kpis' }, KPIS.map((kpi) => tile(kpi, rows, grain))));
 
   const ciCell = (lo, hi, digits) => (v, row) => (v === null ? '—'

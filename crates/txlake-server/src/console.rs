@@ -53,6 +53,7 @@ static ASSETS: &[Asset] = &[
 
 /// Files under `console/` that are not served: the npm pins of the vendored files and their
 /// notes.
+#[cfg(test)]
 const NOT_SERVED: &[&str] = &["package.json", "package-lock.json", "vendor/README.md", "vendor/update.sh"];
 
 /// What is computed once per file on first request.
