@@ -151,14 +151,16 @@ fn quickstart_syncs_prints_the_scorecard_serves_the_api_and_stops_on_sigterm() {
         .unwrap();
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let mut out = String::new();
-    let docs_url = loop {
+    // The console is the first thing it asks to open.
+    let console_url = loop {
         let Some(Ok(line)) = lines.next() else { panic!("quickstart ended before serving:\n{out}") };
         out.push_str(&line);
         out.push('\n');
-        if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://") && w.ends_with("/docs")) {
+        if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
             break url.to_string();
         }
     };
+    assert!(console_url.ends_with('/'), "the first URL is the console's: {console_url}");
     assert!(out.contains("Total Experience scorecard by quarter"), "{out}");
     for column in ["period", "nps", "csat_pct", "enps", "customer_churn_pct", "avg_customer_ltv"] {
         assert!(out.contains(column), "{column} column in:\n{out}");
@@ -167,7 +169,7 @@ fn quickstart_syncs_prints_the_scorecard_serves_the_api_and_stops_on_sigterm() {
     assert!(out.contains("local mode"), "{out}");
 
     // Every URL it prints answers, the `curl` line's too.
-    let mut urls = vec![docs_url.clone()];
+    let mut urls = vec![console_url.clone()];
     loop {
         let Some(Ok(line)) = lines.next() else { panic!("quickstart ended while printing its URLs:\n{out}") };
         out.push_str(&line);
@@ -178,7 +180,8 @@ fn quickstart_syncs_prints_the_scorecard_serves_the_api_and_stops_on_sigterm() {
         let words = line.split_whitespace().map(|w| w.trim_matches('\''));
         urls.extend(words.filter(|w| w.starts_with("http://")).map(String::from));
     }
-    assert!(urls.len() >= 6 && out.contains("curl"), "{out}");
+    assert!(urls.len() >= 7 && out.contains("curl"), "{out}");
+    assert!(urls.iter().any(|u| u.ends_with("/docs")), "{out}");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     for url in &urls {
         let (status, body) = runtime.block_on(async {
@@ -188,6 +191,12 @@ fn quickstart_syncs_prints_the_scorecard_serves_the_api_and_stops_on_sigterm() {
         assert_eq!(status, 200, "{url}: {body}");
         if url.contains("format=csv") {
             assert!(body.starts_with("segment,"), "{body}");
+        }
+        if url == &console_url {
+            assert!(body.contains("<title>txlake console</title>"), "{body}");
+        }
+        if url.ends_with("/docs") {
+            assert!(body.contains("openapi.json"), "the reference reads the served document: {body}");
         }
     }
 

@@ -68,7 +68,8 @@ pub async fn run(dir: &Path, listen: Option<&str>, quiet: bool) -> anyhow::Resul
         let base = format!("http://{address}");
         println!();
         println!("The txlake API is up (local mode: no API keys, so only this machine can reach it). Open:");
-        println!("  {base}/docs                                        interactive API reference");
+        println!("  {base}/                                            the TX console: scorecard, trends, journey map, CX × EX, connections");
+        println!("  {base}/docs                                        interactive API reference (served by txlake itself, works offline)");
         println!("  {base}/api/v1/metrics                              the metric catalog");
         println!("  {base}/api/v1/metrics/nps?group_by=segment         NPS by segment (JSON)");
         println!("  {base}/api/v1/metrics/nps?group_by=segment&format=csv    … as CSV (Power BI: Get data → Web)");

@@ -38,7 +38,7 @@ pub async fn serve(
         Some(banner) => banner(bound),
         None => {
             let mode = if state.keys.is_empty() { " (local mode: no API keys, loopback only)" } else { "" };
-            println!("txlake API on http://{bound}{mode}: docs at http://{bound}/docs");
+            println!("txlake on http://{bound}{mode}: the console at http://{bound}/, API reference at http://{bound}/docs");
         }
     }
     tracing::info!(address = %bound, "serving");
