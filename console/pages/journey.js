@@ -68,7 +68,14 @@ function funnelView({ funnel, times }) {
     const days =
       t.median_days_from_previous === null || t.median_days_from_previous === undefined
         ? h('span', { class: 'muted' }, '—')
-        : [h('strong', {}, fmt(t.median_days_from_previous, { digits: 1 })), ' days (median)'];
+        : [
+            h('strong', {}, fmt(t.median_days_from_previous, { digits: 1 })),
+            ' days (median)',
+            // Support, renewal and advocacy do not strictly follow each other.
+            t.median_days_from_previous < 0
+              ? h('div', { class: 'muted jm-since' }, `most met it before ${words(r.previous_stage)}`)
+              : null,
+          ];
     // Where the stage sits on the customer's clock: median days since the first touchpoint.
     const since =
       t.median_days_from_first_touch === null || t.median_days_from_first_touch === undefined || r.stage_order === 1
@@ -183,7 +190,7 @@ function cellView(segment, touchpoint, metric, row, target, chosen) {
       'div',
       { class: 'jm-values' },
       h('strong', {}, fmt(row.actual, { digits: info.digits })),
-      ' vs ',
+      h('span', { class: 'muted' }, ' vs target '),
       fmt(row.target, { digits: info.digits }),
     ),
     h('div', { class: 'jm-margin' }, better >= 0 ? `${margin} better` : `${margin} short`, ` · ${fmtInt(row.responses)} answers`),

@@ -46,6 +46,8 @@ static ASSETS: &[Asset] = &[
     embed!("lib/dom.js"),
     embed!("pages/scorecard.js"),
     embed!("pages/trends.js"),
+    embed!("pages/journey.js"),
+    embed!("pages/cx_ex.js"),
     embed!("vendor/uplot/uPlot.iife.min.js"),
     embed!("vendor/uplot/uPlot.min.css"),
     embed!("vendor/uplot/LICENSE"),
