@@ -86,7 +86,7 @@ function label(value) {
 
 /**
  * The answer as chart series: x = the periods, one series per group value, the largest TOP_N
- * groups by volume. Returns {x, periods, series: [{label, key, values, volume}], total}.
+ * groups by volume. Returns {x, periods, series: [{label, values, volume}], total}.
  */
 function seriesOf(rows, state, volume) {
   const periods = [...new Set(rows.map((r) => r.period))].sort();
@@ -269,9 +269,9 @@ export async function render(main, ctx) {
       caption: `${measureTitle} by ${state.grain}`,
       columns: [
         { key: 'period', label: 'Period', format: (v) => fmtPeriod(v, state.grain) },
-        ...series.map((s, i) => ({ key: `s${i}`, label: s.label, cls: 'num', format: (v) => fmt(v, { digits }) })),
+        ...series.map((s) => ({ key: `series:${s.label}`, label: s.label, cls: 'num', format: (v) => fmt(v, { digits }) })),
       ],
-      rows: periods.map((period, p) => Object.fromEntries([['period', period], ...series.map((s, i) => [`s${i}`, s.values[p]])])),
+      rows: periods.map((period, p) => Object.fromEntries([['period', period], ...series.map((s) => [`series:${s.label}`, s.values[p]])])),
       rowAttrs: (row) => ({ 'data-period': raw(row.period) }),
     }));
   }

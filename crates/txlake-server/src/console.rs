@@ -46,6 +46,7 @@ static ASSETS: &[Asset] = &[
     embed!("lib/dom.js"),
     embed!("pages/scorecard.js"),
     embed!("pages/trends.js"),
+    embed!("pages/connections.js"),
     embed!("pages/journey.js"),
     embed!("pages/cx_ex.js"),
     embed!("vendor/uplot/uPlot.iife.min.js"),
