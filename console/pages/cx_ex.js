@@ -50,6 +50,11 @@ const POINTS = {
   corr_enps_agent_nps: (rows) => `${rows.filter((r) => r.team_enps !== null && r.customer_nps !== null).length} agents`,
 };
 
+/** '1 answer', '1,204 answers'. */
+function count(n, noun) {
+  return `${fmtInt(n)} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 /** Pearson r in words (|r| < 0.3 weak, < 0.6 moderate, else strong), so a non-statistician can read it. */
 function strength(r, points) {
   if (r === null || r === undefined || Number.isNaN(r)) return 'not enough points';
@@ -126,7 +131,7 @@ function enpsCell(t) {
     'td',
     { 'data-field': 'team_enps', 'data-value': raw(t.enps), class: 'num' },
     h('strong', {}, fmt(t.enps, { digits: 0 })),
-    h('span', { class: 'muted' }, ` (${fmtInt(t.enpsResponses)} answers)`),
+    h('span', { class: 'muted' }, ` (${count(t.enpsResponses, 'answer')})`),
   );
 }
 
@@ -168,7 +173,7 @@ function teamsTable(teams) {
               ? h('span', { class: 'muted' }, t.agents ? 'no answers' : 'serves no customers')
               : [
                   h('strong', {}, fmt(t.nps, { digits: 0 })),
-                  h('span', { class: 'muted' }, ` (${fmtInt(t.npsResponses)} answers)`),
+                  h('span', { class: 'muted' }, ` (${count(t.npsResponses, 'answer')})`),
                 ],
           ),
           h(
@@ -178,7 +183,7 @@ function teamsTable(teams) {
               ? h('span', { class: 'muted' }, '—')
               : [
                   h('strong', {}, fmt(csat, { digits: 2 })),
-                  h('span', { class: 'muted' }, ` (${fmtInt(t.csatResponses)} answers)`),
+                  h('span', { class: 'muted' }, ` (${count(t.csatResponses, 'answer')})`),
                 ],
           ),
           h('td', { class: 'num', 'data-field': 'agents', 'data-value': raw(t.agents) }, fmtInt(t.agents)),
@@ -277,7 +282,7 @@ export async function render(main, ctx) {
           x: r.completed_courses,
           y: r.csat_mean,
           group: r.team ?? '(no team)',
-          label: `${r.name ?? r.employee_key} (${r.team ?? 'no team'}): ${r.completed_courses} courses, CSAT ${fmt(r.csat_mean, { digits: 2 })} from ${r.csat_responses} answers`,
+          label: `${r.name ?? r.employee_key} (${r.team ?? 'no team'}): ${count(r.completed_courses, 'course')}, CSAT ${fmt(r.csat_mean, { digits: 2 })} from ${count(r.csat_responses, 'answer')}`,
         })),
         xLabel: 'Courses completed',
         yLabel: 'Mean CSAT of the agent’s tickets (1–5)',
@@ -295,7 +300,7 @@ export async function render(main, ctx) {
           x: t.enps,
           y: t.nps,
           group: t.team,
-          label: `${t.team}: eNPS ${fmt(t.enps, { digits: 0 })} (${t.enpsResponses} answers), customers’ NPS ${fmt(t.nps, { digits: 0 })} (${t.npsResponses} answers)`,
+          label: `${t.team}: eNPS ${fmt(t.enps, { digits: 0 })} (${count(t.enpsResponses, 'answer')}), customers’ NPS ${fmt(t.nps, { digits: 0 })} (${count(t.npsResponses, 'answer')})`,
         })),
         xLabel: 'Team eNPS',
         yLabel: 'NPS of the customers the team serves',

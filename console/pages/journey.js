@@ -28,6 +28,11 @@ function pretty(name) {
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
+/** '1 answer', '1,204 answers'. */
+function count(n, noun) {
+  return `${fmtInt(n)} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 /** A segment as the data names it, underscores as spaces ('mid_market' → 'mid market'). */
 function words(name) {
   return String(name ?? '').replace(/_/g, ' ');
@@ -62,9 +67,11 @@ function funnelView({ funnel, times }) {
     const t = median.get(r.stage) || {};
     const width = Math.max(0.5, (100 * (r.customers || 0)) / widest);
     const conversion =
-      r.conversion_pct === null
+      r.previous_stage === null
         ? h('span', { class: 'muted' }, 'entry stage')
-        : [h('strong', {}, fmt(r.conversion_pct, { digits: 1, unit: ' %' })), ' of ', pretty(r.previous_stage)];
+        : r.conversion_pct === null
+          ? h('span', { class: 'muted' }, `— (no one reached ${words(r.previous_stage)})`)
+          : [h('strong', {}, fmt(r.conversion_pct, { digits: 1, unit: ' %' })), ' of ', pretty(r.previous_stage)];
     const days =
       t.median_days_from_previous === null || t.median_days_from_previous === undefined
         ? h('span', { class: 'muted' }, '—')
@@ -151,7 +158,7 @@ function pathsView(paths) {
           'span',
           { class: 'jm-share' },
           h('strong', {}, fmt(p.share_pct, { digits: 1, unit: ' %' })),
-          ` · ${fmtInt(p.customers)} customers`,
+          ` · ${count(p.customers, 'customer')}`,
         ),
       ),
     ),
@@ -178,7 +185,7 @@ function cellView(segment, touchpoint, metric, row, target, chosen) {
       'data-meets': String(meets),
       'data-actual': raw(row.actual),
       'data-target': raw(row.target),
-      title: `${pretty(touchpoint)} · ${info.label} · ${segment}: ${row.responses} answers`,
+      title: `${pretty(touchpoint)} · ${info.label} · ${segment}: ${count(row.responses, 'answer')}`,
     },
     h(
       'div',
@@ -193,7 +200,12 @@ function cellView(segment, touchpoint, metric, row, target, chosen) {
       h('span', { class: 'muted' }, ' vs target '),
       fmt(row.target, { digits: info.digits }),
     ),
-    h('div', { class: 'jm-margin' }, better >= 0 ? `${margin} better` : `${margin} short`, ` · ${fmtInt(row.responses)} answers`),
+    h(
+      'div',
+      { class: 'jm-margin' },
+      better >= 0 ? `${margin} better` : `${margin} short`,
+      ` · ${count(row.responses, 'answer')}`,
+    ),
   );
 }
 
