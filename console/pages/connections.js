@@ -57,11 +57,15 @@ export async function render(main, ctx) {
         ' Starting a sync needs an admin API key; this key is a ', h('strong', {}, ctx.session.role), ' key.')),
     list, runsBox);
 
+  // The runs listed, kept so that a followed run's row can be updated as it goes.
+  let runsShown = [];
+
   /** Loads connections and runs and shows them; follows any run still going. */
   async function refresh() {
     const [{ connections }, { runs }] = await Promise.all([
       ctx.api.get('api/v1/connections'), ctx.api.get('api/v1/syncs')]);
     if (left) return;
+    runsShown = runs;
     list.replaceChildren(...(connections.length ? connections.map((c) => card(c))
       : [h('p', { class: 'empty card' }, 'No connections are configured: add one under [connections.<name>] in txlake.toml.')]));
     showRuns(runs);
@@ -135,7 +139,9 @@ export async function render(main, ctx) {
       message.className = 'sync-message error';
       message.dataset.status = String(e.status ?? '');
       if (e.status === 409) {
-        message.textContent = `A sync of ${name} is already running; following it. (${e.message})`;
+        message.replaceChildren(h('strong', {}, 'Already running. '),
+          `A sync of ${name} started elsewhere is still going; its progress is shown above.`,
+          h('span', { class: 'hint' }, ` (409: ${e.message})`));
         const running = /\(run ([^)\s]+)\)/.exec(e.message);
         if (running) follow(name, running[1]);
       } else {
@@ -163,6 +169,9 @@ export async function render(main, ctx) {
       }
       if (left || following.get(name) !== entry) return;
       showProgress(name, run);
+      // The run's row in the list shows the same figures while it goes.
+      runsShown = [run, ...runsShown.filter((r) => r.run_id !== run.run_id)];
+      showRuns(runsShown);
       if (run.status === 'running') {
         entry.timer = setTimeout(poll, POLL_MS);
         return;
