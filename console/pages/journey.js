@@ -278,7 +278,9 @@ export async function render(main, ctx) {
   const [segments, scorecard, targets] = await Promise.all([
     loadSegments(api),
     api.metric('touchpoint_scorecard', { group_by: ['segment', 'touchpoint', 'metric'] }),
-    api.get('api/v1/tables/tx.touchpoint_targets', { limit: 10000 }),
+    // Targets without answers yet still show (as grey cells with their target); 1,000 rows stay
+    // within any sensible [server] query_row_limit.
+    api.get('api/v1/tables/tx.touchpoint_targets', { columns: 'segment,touchpoint,metric,target', limit: 1000 }),
   ]);
   const asked = ctx.params.get('segment');
   let segment = asked && segments.includes(asked) ? asked : 'all';
