@@ -297,9 +297,9 @@ export async function render(main, ctx) {
       const suppressed = served.filter((t) => t.enps === null || t.enps === undefined).length;
       scatter(chart, {
         points: plotted.map((t) => ({
+          // One colour: each point carries its team's name beside it.
           x: t.enps,
           y: t.nps,
-          group: t.team,
           label: `${t.team}: eNPS ${fmt(t.enps, { digits: 0 })} (${count(t.enpsResponses, 'answer')}), customers’ NPS ${fmt(t.nps, { digits: 0 })} (${count(t.npsResponses, 'answer')})`,
         })),
         xLabel: 'Team eNPS',
