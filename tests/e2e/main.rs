@@ -19,6 +19,7 @@ mod hubspot;
 #[path = "../../connectors/moodle/tests/moodle.rs"]
 mod moodle;
 mod odata;
+mod openapi;
 mod planted_effects;
 #[path = "../../connectors/qualtrics/tests/qualtrics.rs"]
 mod qualtrics;

@@ -104,6 +104,7 @@ impl From<&MetricDef> for MetricInfo {
 #[utoipa::path(
     get,
     path = "/api/v1/metrics",
+    operation_id = "listMetrics",
     tag = "metrics",
     security(("api_key" = []), ("bearer" = []), ("basic" = []), ("api_key_query" = [])),
     responses(
@@ -129,6 +130,7 @@ pub async fn list(
 #[utoipa::path(
     get,
     path = "/api/v1/metrics/{name}",
+    operation_id = "getMetric",
     tag = "metrics",
     security(("api_key" = []), ("bearer" = []), ("basic" = []), ("api_key_query" = [])),
     params(

@@ -37,6 +37,7 @@ pub struct QueryBody {
 #[utoipa::path(
     post,
     path = "/api/v1/query",
+    operation_id = "runQuery",
     tag = "query",
     security(("api_key" = []), ("bearer" = []), ("basic" = []), ("api_key_query" = [])),
     params(("format" = Option<String>, Query, description = "json (default), csv, arrow or parquet; or use the Accept header")),

@@ -81,6 +81,7 @@ async fn all_runs(state: &AppState) -> Result<Vec<SyncRun>, ApiError> {
 #[utoipa::path(
     get,
     path = "/api/v1/connections",
+    operation_id = "listConnections",
     tag = "syncs",
     security(("api_key" = []), ("bearer" = []), ("basic" = []), ("api_key_query" = [])),
     responses(
@@ -115,6 +116,7 @@ pub async fn connections(
 #[utoipa::path(
     post,
     path = "/api/v1/connections/{name}/sync",
+    operation_id = "startSync",
     tag = "syncs",
     security(("api_key" = []), ("bearer" = []), ("basic" = []), ("api_key_query" = [])),
     params(("name" = String, Path, description = "Connection name", example = "demo")),
@@ -193,6 +195,7 @@ pub async fn start(
 #[utoipa::path(
     get,
     path = "/api/v1/syncs",
+    operation_id = "listSyncs",
     tag = "syncs",
     security(("api_key" = []), ("bearer" = []), ("basic" = []), ("api_key_query" = [])),
     responses(
@@ -213,6 +216,7 @@ pub async fn list(
 #[utoipa::path(
     get,
     path = "/api/v1/syncs/{id}",
+    operation_id = "getSync",
     tag = "syncs",
     security(("api_key" = []), ("bearer" = []), ("basic" = []), ("api_key_query" = [])),
     params(("id" = String, Path, description = "Run id")),

@@ -48,6 +48,7 @@ pub struct TableList {
 #[utoipa::path(
     get,
     path = "/api/v1/tables",
+    operation_id = "listTables",
     tag = "tables",
     security(("api_key" = []), ("bearer" = []), ("basic" = []), ("api_key_query" = [])),
     responses(
@@ -83,6 +84,7 @@ pub async fn list(
 #[utoipa::path(
     get,
     path = "/api/v1/tables/{table}",
+    operation_id = "getTableRows",
     tag = "tables",
     security(("api_key" = []), ("bearer" = []), ("basic" = []), ("api_key_query" = [])),
     params(
