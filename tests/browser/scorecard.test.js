@@ -22,7 +22,7 @@ async function checkGrain({ open, ready, api, env, assert, screenshot }, grain) 
   const answer = await api(`/api/v1/metrics/tx_scorecard?grain=${grain}&order_by=period`, { key: env.viewerKey });
   assert.equal(answer.status, 200);
   const rows = rowsOf(answer.json);
-  assert.ok(rows.length > 1, `the sample lake has more than one ${grain}`);
+  assert.ok(rows.length >= 1, `the sample lake has a ${grain} with data`);
 
   const page = await open(`/#/scorecard?grain=${grain}`, { key: env.viewerKey });
   await ready(page, 'scorecard');
