@@ -30,6 +30,16 @@ function badge(status) {
   return h('span', { class: `run-status run-status-${status}`, 'data-status': status }, status);
 }
 
+/** The streams of a run: name, status, records, and an error in full. */
+function streamList(streams, live) {
+  if (!streams.length) return '';
+  return h('ul', { class: 'stream-runs' }, streams.map((s) => h('li', { 'data-stream': s.stream, 'data-status': s.status },
+    h('code', {}, s.stream), ' ',
+    live && s.status === 'running' ? h('span', { class: 'muted' }, 'reading') : badge(s.status), ' ',
+    h('span', { class: 'num' }, `${fmtInt(s.records)} records`),
+    s.error ? h('pre', { class: 'run-error' }, s.error) : null)));
+}
+
 /** Records, elapsed and rate of a run, in one line. */
 function progressText(run) {
   const elapsed = seconds(run.started_at, run.finished_at);
@@ -101,9 +111,15 @@ export async function render(main, ctx) {
   }
 
   function lastRun(run) {
-    return h('span', {}, badge(run.status), ' ',
-      `${fmtInt(run.records)} records in ${run.streams} stream${run.streams === 1 ? '' : 's'} · `,
-      `started ${fmtDate(run.started_at)}, finished ${fmtDate(run.finished_at)} (${fmtDuration(seconds(run.started_at, run.finished_at))})`);
+    const streams = run.stream_runs || [];
+    const failed = streams.filter((s) => s.status !== 'succeeded');
+    return h('div', {},
+      h('span', {}, badge(run.status), ' ',
+        `${fmtInt(run.records)} records in ${run.streams} stream${run.streams === 1 ? '' : 's'} · `,
+        `started ${fmtDate(run.started_at)}, finished ${fmtDate(run.finished_at)} (${fmtDuration(seconds(run.started_at, run.finished_at))})`),
+      streams.length ? h('details', { class: 'stream-details', open: failed.length > 0 },
+        h('summary', {}, failed.length ? `Streams (${failed.length} not succeeded)` : 'Streams'),
+        streamList(streams, false)) : null);
   }
 
   function showRuns(runs) {
@@ -195,11 +211,22 @@ export async function render(main, ctx) {
     box.dataset.runId = run.run_id;
     box.dataset.status = run.status;
     box.dataset.records = String(run.records);
-    box.replaceChildren(h('span', {},
-      badge(run.status), ' ',
-      h('span', { class: 'progress-figures' }, progressText(run)),
-      run.status === 'running' ? h('span', { class: 'muted' }, ` · run ${run.run_id}`) : null),
-    run.error ? h('pre', { class: 'run-error' }, run.error) : '');
+    const streams = run.stream_runs || [];
+    const streamsDone = streams.length > 0 && streams.every((s) => s.status !== 'running');
+    const read = run.status === 'running' ? run.read_progress : null;
+    box.replaceChildren(
+      h('div', {},
+        badge(run.status), ' ',
+        h('span', { class: 'progress-figures' }, progressText(run)),
+        run.status === 'running' ? h('span', { class: 'muted' }, ` · run ${run.run_id}`) : null),
+      read && read.total ? h('div', { class: 'read-progress' },
+        h('progress', { max: read.total, value: read.done, 'aria-label': 'Read progress' }),
+        ` ${fmt((100 * read.done) / read.total, { digits: 0 })}% read (${fmtInt(read.done)} of ${fmtInt(read.total)})`) : '',
+      run.status === 'running' && streamsDone
+        ? h('div', { class: 'muted' }, 'Every stream is committed; the views are being brought up to date.') : '',
+      // Once finished, the card's last run lists the streams.
+      run.status === 'running' ? streamList(streams, true) : '',
+      run.error ? h('pre', { class: 'run-error' }, run.error) : '');
   }
 
   await refresh();

@@ -56,6 +56,13 @@ module.exports = {
     assert.equal(run.status, 'succeeded');
     assert.equal(await page.locator(`tr[data-run-id="${runId}"] td[data-field="records"]`).getAttribute('data-value'), String(run.records));
     assert.equal(await button.isEnabled(), true, 'the button is back once the run finished');
+    // The card's last run is this one, with each stream's outcome as the API has it.
+    const card = page.locator(`section[data-connection="${name}"]`);
+    assert.equal(await card.locator('[data-last-run]').getAttribute('data-last-run'), runId);
+    assert.ok(run.stream_runs.length > 0, 'the API lists the streams of the run');
+    const streams = await card.locator('[data-last-run] li[data-stream]').evaluateAll((els) =>
+      els.map((e) => [e.dataset.stream, e.dataset.status]));
+    assert.deepEqual(streams, run.stream_runs.map((s) => [s.stream, s.status]));
     await screenshot(page, 'connections');
   },
 };
