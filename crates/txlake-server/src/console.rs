@@ -52,6 +52,10 @@ static ASSETS: &[Asset] = &[
     embed!("vendor/uplot/uPlot.iife.min.js"),
     embed!("vendor/uplot/uPlot.min.css"),
     embed!("vendor/uplot/LICENSE"),
+    embed!("docs.html"),
+    embed!("docs.js"),
+    embed!("vendor/scalar/standalone.js"),
+    embed!("vendor/scalar/LICENSE"),
 ];
 
 /// Files under `console/` that are not served: the npm pins of the vendored files and their
@@ -138,6 +142,11 @@ fn accepts_gzip(request: &HeaderMap) -> bool {
 /// `GET /`: the console.
 pub async fn index(headers: HeaderMap) -> Response {
     serve("index.html", &headers).expect("index.html is embedded")
+}
+
+/// `GET /docs`: the API reference (`console/docs.html`), Scalar rendering `/openapi.json`.
+pub async fn docs(headers: HeaderMap) -> Response {
+    serve("docs.html", &headers).expect("docs.html is embedded")
 }
 
 /// `GET /console/{*path}`: a file of the console.

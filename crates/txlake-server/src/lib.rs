@@ -2,6 +2,10 @@
 //! over HTTP for dashboards (Power BI first), an OData v4 feed ([`odata`]), with API-key auth, an OpenAPI document and
 //! interactive docs, health probes and Prometheus metrics.
 //!
+//! The interactive docs at `/docs` are Scalar's API reference rendering `/openapi.json`, from a
+//! pinned build vendored under `console/vendor/scalar/` and embedded with the console
+//! ([`console`]): every byte the page needs comes from this server, so it works offline.
+//!
 //! [`router`] builds the axum application over an [`AppState`]; [`serve`] runs it until a
 //! shutdown signal, letting requests in flight finish.
 
@@ -25,7 +29,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
@@ -52,7 +56,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(api::health::readyz))
         .route("/metrics", get(api::health::prometheus))
         .route("/openapi.json", get(openapi_json))
-        .route("/docs", get(docs))
+        // The interactive reference: a vendored Scalar build served from the binary, so it
+        // works offline (see console.rs).
+        .route("/docs", get(console::docs))
         .route("/", get(console::index))
         .route("/console/{*path}", get(console::file))
         .merge(odata::routes())
@@ -102,12 +108,6 @@ fn cors(origins: &[String]) -> CorsLayer {
 
 async fn openapi_json() -> impl IntoResponse {
     ([(axum::http::header::CONTENT_TYPE, "application/json")], openapi::json())
-}
-
-/// The interactive reference (Scalar). The page loads Scalar's script from its CDN in the
-/// browser; nothing is downloaded when txlake is built.
-async fn docs() -> Html<String> {
-    Html(utoipa_scalar::Scalar::new(<openapi::ApiDoc as utoipa::OpenApi>::openapi()).to_html())
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {

@@ -1,0 +1,20 @@
+// The API reference at /docs: Scalar (vendored, console/vendor/scalar/) rendering the server's
+// own openapi.json. Everything Scalar would fetch from or send to its own services is off, so
+// the page works on a machine without internet access and tells nobody it was opened.
+'use strict';
+
+Scalar.createApiReference('#reference', {
+  // Relative to /docs, so a path prefix in front of txlake is kept.
+  url: 'openapi.json',
+  // Scalar's default fonts come from fonts.scalar.com; system fonts instead.
+  withDefaultFonts: false,
+  telemetry: false,
+  // The AI chat and the MCP generator talk to Scalar's servers; the developer tools are for
+  // configuring Scalar itself.
+  agent: { disabled: true },
+  mcp: { disabled: true },
+  showDeveloperTools: 'never',
+  // A dozen operations: list them all in the sidebar rather than one tag at a time.
+  defaultOpenAllTags: true,
+  metaData: { title: 'txlake API reference' },
+});
