@@ -64,8 +64,9 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
-/// Prometheus metrics: requests by route and status, latencies, sync runs, records synced,
-/// metric cache hits.
+/// Prometheus metrics.
+///
+/// Requests by route and status, latencies, sync runs, records synced, metric cache hits.
 #[utoipa::path(
     get,
     path = "/metrics",

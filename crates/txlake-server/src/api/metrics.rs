@@ -121,8 +121,10 @@ pub async fn list(
     Ok(Json(MetricCatalog { metrics: state.engine().metrics().map(MetricInfo::from).collect() }))
 }
 
-/// One metric: grouped by any of its dimensions and a time grain, filtered by dimension values
-/// and time, in JSON, CSV, Arrow or Parquet. Answers are cached until a sync commits.
+/// One metric's values.
+///
+/// Grouped by any of its dimensions and a time grain, filtered by dimension values and time,
+/// in JSON, CSV, Arrow or Parquet. Answers are cached until a sync commits.
 ///
 /// Besides the parameters below, each dimension of the metric is a filter parameter:
 /// `segment=smb` keeps that value, `segment=smb,enterprise` any of them. An unknown

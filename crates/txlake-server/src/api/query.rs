@@ -31,9 +31,11 @@ pub struct QueryBody {
     pub sql: String,
 }
 
-/// Runs one read-only SQL statement. DDL, DML, COPY, SET and functions that read files are
-/// refused; at most `[server] query_row_limit` rows come back (the result says so when it
-/// was cut), and a query running past `[server] request_timeout_secs` is stopped.
+/// Runs a read-only SQL query.
+///
+/// One statement. DDL, DML, COPY, SET and functions that read files are refused; at most
+/// `[server] query_row_limit` rows come back (the result says so when it was cut), and a query
+/// running past `[server] request_timeout_secs` is stopped.
 #[utoipa::path(
     post,
     path = "/api/v1/query",

@@ -111,8 +111,10 @@ pub async fn connections(
     Ok(Json(ConnectionList { connections }))
 }
 
-/// Starts a sync of the connection in the background and answers at once with its run id.
-/// One run per connection at a time: a second request while one runs gets 409.
+/// Starts a sync of a connection.
+///
+/// The sync runs in the background; the answer comes at once with its run id. One run per
+/// connection at a time: a second request while one runs gets 409.
 #[utoipa::path(
     post,
     path = "/api/v1/connections/{name}/sync",

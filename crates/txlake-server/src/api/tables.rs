@@ -78,9 +78,11 @@ pub async fn list(
     Ok(Json(TableList { tables: raw.chain(views).collect() }))
 }
 
-/// A table's rows with its columns (the JSON `columns` carry the types; `limit=0` gives the
-/// columns alone). Any parameter other than those below filters a column:
-/// `country=DE` keeps rows whose `country` is `DE`, `country=DE,FR` either.
+/// A table's rows.
+///
+/// With its columns (the JSON `columns` carry the types; `limit=0` gives the columns alone).
+/// Any parameter other than those below filters a column: `country=DE` keeps rows whose
+/// `country` is `DE`, `country=DE,FR` either.
 #[utoipa::path(
     get,
     path = "/api/v1/tables/{table}",
