@@ -87,9 +87,13 @@ export async function render(main, ctx) {
 
   function card(connection) {
     const last = connection.last_run;
+    // Without a selection the connection syncs every stream; the last run names them.
+    const ran = last?.stream_runs?.map((s) => s.stream) || [];
     const streams = connection.streams?.length
       ? h('ul', { class: 'streams' }, connection.streams.map((s) => h('li', {}, h('code', {}, s))))
-      : h('span', { class: 'muted' }, "all of the connector's streams");
+      : h('span', {}, h('span', { class: 'muted' }, "all of the connector's streams"), ran.length ? ': ' : '',
+        ran.length ? h('ul', { class: 'streams inline' }, ran.map((s) => h('li', {}, h('code', {}, s)))) : null);
+    const errorShown = last?.stream_runs?.some((s) => s.error === last.error);
     const button = admin
       ? h('button', { type: 'button', class: 'primary', 'data-action': 'sync', 'data-connection': connection.name,
         disabled: connection.running || following.has(connection.name) }, 'Sync now')
@@ -107,7 +111,7 @@ export async function render(main, ctx) {
         h('dt', {}, 'Streams'), h('dd', {}, streams),
         h('dt', {}, 'Last run'), h('dd', { 'data-last-run': last ? last.run_id : '' }, last ? lastRun(last) : h('span', { class: 'muted' }, 'never synced'))),
       progress, message,
-      last?.error ? h('div', { class: 'run-error' }, h('strong', {}, 'Error of the last run'), h('pre', {}, last.error)) : null);
+      last?.error && !errorShown ? h('div', { class: 'run-error' }, h('strong', {}, 'Error of the last run'), h('pre', {}, last.error)) : null);
   }
 
   function lastRun(run) {
