@@ -1,5 +1,5 @@
-//! The web console end to end, in a real browser: a small sample lake synced by the `txlake`
-//! binary, the real `txlake serve` on 127.0.0.1 (a random port) with a viewer and an admin
+//! The web console end to end, in a real browser: a small sample lake of a year synced by the
+//! `txlake` binary, the real `txlake serve` on 127.0.0.1 (a random port) with a viewer and an admin
 //! key, and `tests/browser/run.sh` (playwright-core driving Debian's chromium, every request
 //! beyond 127.0.0.1 blocked) running every `tests/browser/*.test.js` against it. Screenshots
 //! of every page land in `target/browser-screenshots/`.
@@ -73,7 +73,13 @@ impl ServeProcess {
 #[test]
 fn every_console_page_renders_with_data_and_no_console_errors_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &small_world(None), 100_000);
+    // A small world over a year: the pages' tests compare quarters and months (per country and
+    // segment: 2,000 customers), and need teams above and under the eNPS privacy threshold (30
+    // employees).
+    let mut world = small_world(None);
+    world["days"] = 365.into();
+    world["customers"] = 2000.into();
+    let config = write_config(dir.path(), &world, 100_000);
     let sync = txlake(&["sync", "--quiet", "--config", config.to_str().unwrap()]);
     assert!(sync.status.success(), "sync failed:\n{}", String::from_utf8_lossy(&sync.stderr));
 
