@@ -118,6 +118,7 @@ module.exports = {
     assert.equal(after.exact, 'true');
     assert.match(after.hash, /segment=/, 'the filter is in the hash');
     await urlsReturnPlotted(tools, after, { group: 'segment', measure: 'nps', what: 'two segments' });
+    await screenshot(page, 'trends');
 
     // A one-value filter on a dimension not grouped by is still exact in OData.
     const country = await page.$eval('[data-filter="country"] option', (o) => o.value);
@@ -127,7 +128,6 @@ module.exports = {
     const oneCountry = await shown(page);
     assert.equal(oneCountry.exact, 'true');
     await urlsReturnPlotted(tools, oneCountry, { group: 'segment', measure: 'nps', what: `segments in ${country}` });
-    await screenshot(page, 'trends');
 
     // The link reproduces the view.
     const again = await open(`/${oneCountry.hash}`, { key: env.viewerKey });
@@ -145,6 +145,7 @@ module.exports = {
     assert.match(quarter.rest, /grain=quarter/);
     const rest = rowsOf(await fetchShown(tools.api, env, quarter.rest));
     samePlotted(assert, quarter, rest, { group: 'segment', measure: 'nps', what: 'by quarter (REST)' });
+    await screenshot(again, 'trends-quarter');
   },
 
   'many groups: the largest by volume are drawn, and said so': async ({ open, ready, api, env, assert }) => {
