@@ -145,6 +145,7 @@ export async function render(main, ctx) {
   // Values present per dimension and the dimensions' types, per metric (asked once).
   const dimensionInfo = new Map();
   let sequence = 0;
+  let left = false;
 
   const body = h('div', { class: 'trends' });
   main.append(body);
@@ -181,7 +182,7 @@ export async function render(main, ctx) {
       state = { ...state, ...patch };
       ctx.setParams(toParams(state));
       // The shell shows a failure (and the state 'error'); nothing more to do here.
-      return ctx.busy(draw()).catch(() => {});
+      return ctx.busy(redraw()).catch(() => {});
     };
     const controls = h('div', { class: 'controls' },
       select('metric', 'Metric', metrics.map((m) => ({ value: m.name, label: m.title })), metric.name, (value) => {
@@ -220,7 +221,15 @@ export async function render(main, ctx) {
         h('p', { class: 'hint', 'data-trend-note': '' })),
       h('section', { class: 'card trend-urls' }, h('h2', {}, 'The request'), h('div', { 'data-urls': '' })),
       h('details', { class: 'card trend-table' }, h('summary', {}, 'Plotted values (table)'), h('div', { class: 'scroll', 'data-table': '' })));
-    await draw();
+    await redraw();
+  }
+
+  // The newest drawing: an older one that finds itself overtaken resolves with it, so the page
+  // is not 'ready' before the last change is drawn.
+  let drawing = null;
+  function redraw() {
+    drawing = draw();
+    return drawing;
   }
 
   /** Fetches the view's numbers and draws the chart, the URLs and the table. */
@@ -229,7 +238,8 @@ export async function render(main, ctx) {
     const info = await dimensions(state.metric);
     const request = requestOf(state, info.types);
     const { rows } = await ctx.api.metric(state.metric.name, request);
-    if (mine !== sequence) return; // a newer change is drawing
+    if (left) return;
+    if (mine !== sequence) return drawing; // a newer change is drawing (never this one)
     const volume = volumeOf(state.metric);
     const { x, periods, series, total } = seriesOf(rows, state, volume);
     const measureTitle = state.measure === state.metric.name ? state.metric.title : `${state.metric.title}: ${state.measure}`;
@@ -244,6 +254,9 @@ export async function render(main, ctx) {
       chart.dataset.points = '0';
       note.textContent = '';
     } else {
+      chart.setAttribute('role', 'img');
+      chart.setAttribute('aria-label', `Line chart: ${measureTitle} by ${state.grain} for ${series.map((s) => s.label).join(', ')}; `
+        + 'the values are in the table "Plotted values" below.');
       await lineChart(chart, { x, series: series.map((s) => ({ label: s.label, values: s.values })), yLabel: state.measure, height: 360 });
       note.textContent = total > series.length
         ? `Showing the ${series.length} largest of ${total} ${state.group_by} values by ${volume}; filter ${state.group_by} to choose others.`
@@ -264,7 +277,8 @@ export async function render(main, ctx) {
           h('strong', {}, 'Where the OData URL differs: '),
           h('ul', {}, notes.map((n) => h('li', { 'data-odata-note': '' }, n)))));
 
-    const digits = rows.some((r) => Math.abs(r[state.measure] ?? 0) >= 10) ? 1 : 2;
+    const plotted = rows.map((r) => r[state.measure]).filter((v) => v !== null);
+    const digits = plotted.every(Number.isInteger) ? 0 : plotted.some((v) => Math.abs(v) >= 10) ? 1 : 2;
     body.querySelector('[data-table]').replaceChildren(dataTable({
       caption: `${measureTitle} by ${state.grain}`,
       columns: [
@@ -276,7 +290,7 @@ export async function render(main, ctx) {
     }));
   }
 
-  ctx.onLeave(() => { sequence += 1; });
+  ctx.onLeave(() => { left = true; });
   await build();
 }
 
