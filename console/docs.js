@@ -6,6 +6,9 @@
 Scalar.createApiReference('#reference', {
   // Relative to /docs, so a path prefix in front of txlake is kept.
   url: 'openapi.json',
+  // The document names no server; requests tried from the page (and the code samples) go to
+  // the one that served it, prefix included.
+  servers: [{ url: new URL('.', document.baseURI).href.replace(/\/$/, ''), description: 'this server' }],
   // Scalar's default fonts come from fonts.scalar.com; system fonts instead.
   withDefaultFonts: false,
   telemetry: false,

@@ -52,6 +52,9 @@ module.exports = {
       .catch(() => {});
     assert.deepEqual(await page.evaluate(missing, texts), [], 'operations missing from the rendered /docs');
     assert.equal(await page.title(), 'txlake API reference');
+    // Requests tried from the page go to the server that served it (Scalar shows it).
+    const origin = new URL(page.url()).origin;
+    assert.ok((await page.evaluate(() => document.body.innerText)).includes(origin), `the page names ${origin} as its server`);
 
     // The sidebar lists every operation (all tags open).
     const sidebar = await page.locator('nav, aside').first().innerText();
@@ -62,7 +65,6 @@ module.exports = {
     // Everything the page loaded (scripts, the document, styles, fonts, images) came from this
     // server; the harness also fails the test on any request it had to block.
     const resources = await page.evaluate(() => performance.getEntriesByType('resource').map((r) => r.name));
-    const origin = new URL(page.url()).origin;
     assert.ok(resources.some((url) => url.endsWith('/console/vendor/scalar/standalone.js')), 'Scalar came from /console/vendor');
     assert.ok(resources.some((url) => url.endsWith('/openapi.json')), 'the document came from /openapi.json');
     for (const url of resources) {
