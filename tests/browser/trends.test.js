@@ -148,6 +148,43 @@ module.exports = {
     await screenshot(again, 'trends-quarter');
   },
 
+  'dates on month boundaries stay exact in OData; partial months and combined values are explained': async (tools) => {
+    const { open, ready, env, assert } = tools;
+    const page = await open('/#/trends?metric=csat&grain=month&group_by=segment', { key: env.viewerKey });
+    await ready(page, 'trends');
+    const periods = Object.keys((await shown(page)).values).sort();
+    assert.ok(periods.length >= 4, 'the sample lake spans several months');
+    // From the first day of the second month to the last day of the second-to-last month.
+    const from = periods[1].slice(0, 10);
+    const last = new Date(periods[periods.length - 1]);
+    const to = new Date(Date.UTC(last.getUTCFullYear(), last.getUTCMonth(), 0)).toISOString().slice(0, 10);
+    await page.fill('input[name="from"]', from);
+    await settled(page, ready);
+    await page.fill('input[name="to"]', to);
+    await settled(page, ready);
+    await page.waitForFunction((day) => document.querySelector('[data-url="rest"]').textContent.includes(`to=${day}`), to);
+    const whole = await shown(page);
+    assert.equal(whole.exact, 'true', `whole months: ${whole.notes}`);
+    assert.equal(whole.points, periods.length - 2, 'the first and the last month are left out');
+    await urlsReturnPlotted(tools, whole, { group: 'segment', measure: 'csat', what: `${from} to ${to}` });
+
+    // From the 10th: REST counts part of the first month, OData cannot; the page says so.
+    await page.fill('input[name="from"]', `${from.slice(0, 8)}10`);
+    await settled(page, ready);
+    await page.waitForSelector('[data-odata-exact="false"]');
+    assert.ok((await shown(page)).notes.some((n) => n.includes('first month')));
+
+    // Two countries while grouping by segment: REST combines them, OData cannot; said so.
+    await page.fill('input[name="from"]', from);
+    await settled(page, ready);
+    await page.waitForSelector('[data-odata-exact="true"]');
+    const countries = await page.$$eval('[data-filter="country"] option', (os) => os.slice(0, 2).map((o) => o.value));
+    await page.selectOption('[data-filter="country"]', countries);
+    await settled(page, ready);
+    await page.waitForSelector('[data-odata-exact="false"]');
+    assert.ok((await shown(page)).notes.some((n) => n.includes('values of country')));
+  },
+
   'many groups: the largest by volume are drawn, and said so': async ({ open, ready, api, env, assert }) => {
     const page = await open('/#/trends?metric=nps&grain=quarter&group_by=country', { key: env.viewerKey });
     await ready(page, 'trends');
