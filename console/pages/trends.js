@@ -12,6 +12,13 @@ export const title = 'Trends';
 const TOP_N = 8;
 const GRAIN_ORDER = ['day', 'week', 'month', 'quarter', 'year'];
 const NUMERIC = /^(U?Int|Float|Decimal)/;
+/** Hash keys of the view itself; a filter on a dimension with one of these names is `filter.<dim>`. */
+const RESERVED = ['metric', 'measure', 'grain', 'group_by', 'from', 'to'];
+
+/** The hash key of a dimension's filter (touchpoint_scorecard has a dimension named `metric`). */
+function filterKey(dim) {
+  return RESERVED.includes(dim) ? `filter.${dim}` : dim;
+}
 
 /** The metrics Trends can draw: aggregate ones with a time column. */
 function trendMetrics(catalog) {
@@ -38,7 +45,7 @@ function readState(params, metrics) {
   const grains = GRAIN_ORDER.filter((g) => metric.grains.includes(g));
   const filters = {};
   for (const dim of metric.dimensions) {
-    const values = (params.get(dim) || '').split(',').filter(Boolean);
+    const values = (params.get(filterKey(dim)) || '').split(',').filter(Boolean);
     if (values.length) filters[dim] = values;
   }
   const date = (v) => (/^\d{4}-\d{2}-\d{2}$/.test(v || '') ? v : '');
@@ -59,7 +66,7 @@ function toParams(state) {
     metric: state.metric.name, measure: state.measure, grain: state.grain,
     group_by: state.group_by, from: state.from, to: state.to,
   };
-  for (const [dim, values] of Object.entries(state.filters)) params[dim] = values;
+  for (const [dim, values] of Object.entries(state.filters)) params[filterKey(dim)] = values;
   return params;
 }
 
@@ -189,7 +196,7 @@ export async function render(main, ctx) {
         const next = metrics.find((m) => m.name === value);
         const params = new URLSearchParams({ metric: value, grain: state.grain });
         for (const [dim, values] of Object.entries(state.filters)) {
-          if (next.dimensions.includes(dim)) params.set(dim, values.join(','));
+          if (next.dimensions.includes(dim)) params.set(filterKey(dim), values.join(','));
         }
         if (next.dimensions.includes(state.group_by)) params.set('group_by', state.group_by);
         if (state.from) params.set('from', state.from);

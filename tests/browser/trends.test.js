@@ -185,6 +185,24 @@ module.exports = {
     assert.ok((await shown(page)).notes.some((n) => n.includes('values of country')));
   },
 
+  'a dimension named like a view setting (touchpoint_scorecard.metric) filters without changing the metric': async (tools) => {
+    const { open, ready, env, assert } = tools;
+    const page = await open('/#/trends?metric=touchpoint_scorecard&grain=month&group_by=segment', { key: env.viewerKey });
+    await ready(page, 'trends');
+    const value = await page.$eval('[data-filter="metric"] option', (o) => o.value);
+    await page.selectOption('[data-filter="metric"]', [value]);
+    await settled(page, ready);
+    await page.waitForFunction(() => document.querySelector('[data-url="rest"]').textContent.includes('metric='));
+    const view = await shown(page);
+    assert.match(view.hash, new RegExp(`metric=touchpoint_scorecard.*filter\\.metric=${value}`));
+    assert.match(view.rest, new RegExp(`/metrics/touchpoint_scorecard\\?.*metric=${value}`));
+    await urlsReturnPlotted(tools, view, { group: 'segment', measure: await page.inputValue('select[name="measure"]'), what: `touchpoints of ${value}` });
+    const again = await open(`/${view.hash}`, { key: env.viewerKey });
+    await ready(again, 'trends');
+    assert.equal(await again.inputValue('select[name="metric"]'), 'touchpoint_scorecard');
+    assert.deepEqual(await again.$eval('[data-filter="metric"]', (s) => [...s.selectedOptions].map((o) => o.value)), [value]);
+  },
+
   'many groups: the largest by volume are drawn, and said so': async ({ open, ready, api, env, assert }) => {
     const page = await open('/#/trends?metric=nps&grain=quarter&group_by=country', { key: env.viewerKey });
     await ready(page, 'trends');
