@@ -264,7 +264,15 @@ export async function render(main, ctx) {
       chart.setAttribute('role', 'img');
       chart.setAttribute('aria-label', `Line chart: ${measureTitle} by ${state.grain} for ${series.map((s) => s.label).join(', ')}; `
         + 'the values are in the table "Plotted values" below.');
-      await lineChart(chart, { x, series: series.map((s) => ({ label: s.label, values: s.values })), yLabel: state.measure, height: 360 });
+      const grain = state.grain;
+      await lineChart(chart, {
+        x,
+        series: series.map((s) => ({ label: s.label, values: s.values })),
+        yLabel: state.measure,
+        height: 360,
+        // Axis and hover in the grain's words (Q2 2025), where lineChart supports it.
+        xFormat: (t) => fmtPeriod(new Date(t * 1000).toISOString(), grain),
+      });
       note.textContent = total > series.length
         ? `Showing the ${series.length} largest of ${total} ${state.group_by} values by ${volume}; filter ${state.group_by} to choose others.`
         : '';
