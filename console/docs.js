@@ -17,6 +17,9 @@ Scalar.createApiReference('#reference', {
   agent: { disabled: true },
   mcp: { disabled: true },
   showDeveloperTools: 'never',
+  // Its sidebar button opens the spec in client.scalar.com; each operation's "Test Request"
+  // opens the bundled client in this page instead.
+  hideClientButton: true,
   // A dozen operations: list them all in the sidebar rather than one tag at a time.
   defaultOpenAllTags: true,
   metaData: { title: 'txlake API reference' },

@@ -78,4 +78,21 @@ module.exports = {
 
     await screenshot(page, 'docs');
   },
+
+  "an operation's Test Request sends it to this server from the page, not to Scalar's web client": async ({
+    open,
+    env,
+    assert,
+  }) => {
+    // Without a key the server answers 401, which the browser logs as a failed load.
+    const page = await open('/docs', { allowConsoleErrors: /status of 401/ });
+    await page.getByText('The metric catalog').first().waitFor();
+    assert.equal(await page.getByText('Open API Client').count(), 0, 'no button opening client.scalar.com');
+    await page.getByRole('button', { name: /test request/i }).first().click();
+    const sent = page.waitForResponse((response) => new URL(response.url()).pathname === '/api/v1/metrics');
+    await page.getByRole('button', { name: /^send/i }).first().click();
+    const response = await sent;
+    assert.equal(new URL(response.url()).origin, new URL(env.url).origin, 'the request went to this server');
+    assert.ok([200, 401].includes(response.status()), `GET /api/v1/metrics answered ${response.status()}`);
+  },
 };
