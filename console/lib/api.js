@@ -93,7 +93,8 @@ export function metricQuery(name, opts = {}) {
   }
   if (opts.order_by?.length) q.set('order_by', opts.order_by.join(','));
   if (opts.limit) q.set('limit', String(opts.limit));
-  return q.toString();
+  // Commas separate a parameter's values for the server; left unescaped, a copied URL reads well.
+  return q.toString().replaceAll('%2C', ',');
 }
 
 /** A metric through the semantic layer: `{columns, rows}` with rows as objects. */

@@ -65,9 +65,10 @@ const charts = new WeakMap();
 
 /**
  * A time-series line chart into `container`: x = epoch seconds, one line per series.
- * Replaces a chart drawn there before. Returns {destroy()}.
+ * `xFormat(seconds)` names a point in time on the axis and in the legend (e.g. "Q2 2025");
+ * uPlot's own date labels otherwise. Replaces a chart drawn there before. Returns {destroy()}.
  */
-export async function lineChart(container, { x, series, yLabel = '', height = 320 }) {
+export async function lineChart(container, { x, series, yLabel = '', height = 320, xFormat = null }) {
   const uPlot = await loadUplot();
   charts.get(container)?.destroy();
   container.replaceChildren();
@@ -78,8 +79,15 @@ export async function lineChart(container, { x, series, yLabel = '', height = 32
     width,
     height,
     scales: { x: { time: true } },
-    axes: [{}, { label: yLabel, size: 60 }],
-    series: [{}, ...series.map((s, i) => ({
+    // With xFormat the ticks are the data's own periods (thinned to fit), so no label repeats.
+    axes: [xFormat ? {
+      splits: (u) => {
+        const every = Math.max(1, Math.ceil(u.data[0].length / Math.max(2, Math.floor(u.width / 90))));
+        return u.data[0].filter((_, i) => i % every === 0);
+      },
+      values: (u, splits) => splits.map((v) => xFormat(v)),
+    } : {}, { label: yLabel, size: 60 }],
+    series: [xFormat ? { value: (u, v) => (v === null ? '—' : xFormat(v)) } : {}, ...series.map((s, i) => ({
       label: s.label,
       stroke: color(i),
       width: 2,
