@@ -66,6 +66,9 @@ function session(browser, env) {
   async function open(target, { key = null, allowConsoleErrors = false, viewport } = {}) {
     const context = await browser.newContext({ viewport: viewport || { width: 1440, height: 900 } });
     contexts.push(context);
+    // A debug-build server beside a parallel `cargo test` can be slow: waits are generous,
+    // since no test asserts speed.
+    context.setDefaultTimeout(60_000);
     // allowConsoleErrors: true allows every console and page error; a RegExp only the console
     // errors whose text matches (e.g. the 401 a wrong key is answered with).
     const allowed = (kind, text) =>
@@ -136,7 +139,7 @@ function session(browser, env) {
    * Waits until `main[data-page=route]` leaves the loading state; resolves with its <main> when
    * ready, throws the page's own error text when the page shows an error.
    */
-  async function ready(page, route, { timeout = 30_000 } = {}) {
+  async function ready(page, route, { timeout = 60_000 } = {}) {
     const selector = `main[data-page="${route}"][data-state="ready"], main[data-page="${route}"][data-state="error"]`;
     const main = await page.waitForSelector(selector, { timeout });
     if ((await main.getAttribute('data-state')) === 'error') {
