@@ -7,9 +7,11 @@
 //! the API reference page. Files are static and carry no data, so they need no key: the pages
 //! fetch everything from the API with the key the user entered. Each answer carries a strong
 //! ETag (a `304` when the browser already has the file) and is gzip-compressed when the client
-//! accepts it, compressed once on first request.
+//! accepts it, compressed once on first request (a large file on a thread of its own, served
+//! uncompressed until that is done).
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -63,22 +65,53 @@ static ASSETS: &[Asset] = &[
 #[cfg(test)]
 const NOT_SERVED: &[&str] = &["package.json", "package-lock.json", "vendor/README.md", "vendor/update.sh"];
 
-/// What is computed once per file on first request.
+/// What is computed once per file: its ETag and gzip form.
 struct Prepared {
     etag: HeaderValue,
     gzip: Option<Vec<u8>>,
 }
 
-fn prepared(index: usize) -> &'static Prepared {
-    static PREPARED: OnceLock<Vec<OnceLock<Prepared>>> = OnceLock::new();
-    let cells = PREPARED.get_or_init(|| ASSETS.iter().map(|_| OnceLock::new()).collect());
-    cells[index].get_or_init(|| {
-        let bytes = ASSETS[index].bytes;
-        let digest = Sha256::digest(bytes);
-        let etag = HeaderValue::from_str(&format!("\"{}\"", hex::encode(&digest[..16])))
-            .expect("a hex string is a valid header value");
-        Prepared { etag, gzip: compress(bytes) }
-    })
+/// Files larger than this (the API reference's renderer, ~5 MB) are prepared on a thread of
+/// their own, and served as they are until that is done: compressing them takes seconds in a
+/// debug build, which no request should wait for. Smaller files take milliseconds, inline.
+const PREPARE_INLINE_MAX: usize = 512 * 1024;
+
+fn cells() -> &'static [OnceLock<Prepared>] {
+    static CELLS: OnceLock<Vec<OnceLock<Prepared>>> = OnceLock::new();
+    CELLS.get_or_init(|| ASSETS.iter().map(|_| OnceLock::new()).collect())
+}
+
+fn prepare(index: usize) -> Prepared {
+    let bytes = ASSETS[index].bytes;
+    let digest = Sha256::digest(bytes);
+    let etag = HeaderValue::from_str(&format!("\"{}\"", hex::encode(&digest[..16])))
+        .expect("a hex string is a valid header value");
+    Prepared { etag, gzip: compress(bytes) }
+}
+
+/// The prepared form of a file, waiting for it however long it takes.
+fn prepared_now(index: usize) -> &'static Prepared {
+    cells()[index].get_or_init(|| prepare(index))
+}
+
+/// The prepared form of a file, or `None` while a large one is still being prepared (in the
+/// background, started by the first request for it).
+fn prepared(index: usize) -> Option<&'static Prepared> {
+    let cell = &cells()[index];
+    if let Some(ready) = cell.get() {
+        return Some(ready);
+    }
+    if ASSETS[index].bytes.len() <= PREPARE_INLINE_MAX {
+        return Some(prepared_now(index));
+    }
+    static STARTED: OnceLock<Vec<AtomicBool>> = OnceLock::new();
+    let started = STARTED.get_or_init(|| ASSETS.iter().map(|_| AtomicBool::new(false)).collect());
+    if !started[index].swap(true, Ordering::AcqRel) {
+        std::thread::spawn(move || {
+            prepared_now(index);
+        });
+    }
+    None
 }
 
 /// The gzip form of `bytes`, when compressing saves anything worth a header.
@@ -106,18 +139,22 @@ fn content_type(path: &str) -> &'static str {
 fn serve(path: &str, request: &HeaderMap) -> Option<Response> {
     let index = ASSETS.iter().position(|asset| asset.path == path)?;
     let asset = &ASSETS[index];
-    let prepared = prepared(index);
     let mut headers = HeaderMap::new();
-    headers.insert(header::ETAG, prepared.etag.clone());
     // Revalidated on every load (a 304 costs one round trip on loopback), so an upgraded
     // binary is never hidden behind a cached script.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    if request.get(header::IF_NONE_MATCH).is_some_and(|tag| tag.as_bytes() == prepared.etag.as_bytes()) {
-        return Some((StatusCode::NOT_MODIFIED, headers).into_response());
-    }
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(asset.path)));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    let Some(prepared) = prepared(index) else {
+        return Some((headers, asset.bytes).into_response());
+    };
+    headers.insert(header::ETAG, prepared.etag.clone());
+    headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    if request.get(header::IF_NONE_MATCH).is_some_and(|tag| tag.as_bytes() == prepared.etag.as_bytes()) {
+        headers.remove(header::CONTENT_TYPE);
+        headers.remove(header::X_CONTENT_TYPE_OPTIONS);
+        return Some((StatusCode::NOT_MODIFIED, headers).into_response());
+    }
     match &prepared.gzip {
         Some(gzip) if accepts_gzip(request) => {
             headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
@@ -161,7 +198,7 @@ pub async fn file(Path(path): Path<String>, headers: HeaderMap) -> Response {
 /// path starts with `prefix` (`""` for all). Used by `txlake bench console`.
 pub fn asset_sizes(prefix: &str) -> (usize, usize) {
     ASSETS.iter().enumerate().filter(|(_, a)| a.path.starts_with(prefix)).fold((0, 0), |(raw, gz), (i, a)| {
-        let served = prepared(i).gzip.as_ref().map_or(a.bytes.len(), Vec::len);
+        let served = prepared_now(i).gzip.as_ref().map_or(a.bytes.len(), Vec::len);
         (raw + a.bytes.len(), gz + served)
     })
 }
@@ -219,6 +256,25 @@ mod tests {
     }
 
     #[test]
+    fn a_large_file_is_served_as_it_is_until_its_gzip_form_is_ready() {
+        let path = "vendor/scalar/standalone.js";
+        let index = ASSETS.iter().position(|a| a.path == path).unwrap();
+        assert!(ASSETS[index].bytes.len() > PREPARE_INLINE_MAX, "the test needs a file prepared in the background");
+        let mut request = HeaderMap::new();
+        request.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+        let first = serve(path, &request).unwrap();
+        assert_eq!(first.status(), StatusCode::OK);
+        if first.headers().get(header::CONTENT_ENCODING).is_none() {
+            // Not ready yet: the bytes as they are, and no ETag to revalidate against.
+            assert!(first.headers().get(header::ETAG).is_none());
+        }
+        prepared_now(index);
+        let later = serve(path, &request).unwrap();
+        assert_eq!(later.headers()[header::CONTENT_ENCODING], "gzip");
+        assert!(later.headers().get(header::ETAG).is_some());
+    }
+
+    #[test]
     fn gzip_refused_with_q_zero_is_not_used() {
         let mut request = HeaderMap::new();
         request.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip;q=0, identity"));
@@ -231,7 +287,7 @@ mod tests {
     fn the_gzip_form_decompresses_to_the_file() {
         use std::io::Read;
         let index = ASSETS.iter().position(|a| a.path == "index.html").unwrap();
-        if let Some(gzip) = &prepared(index).gzip {
+        if let Some(gzip) = &prepared_now(index).gzip {
             let mut out = Vec::new();
             flate2::read::GzDecoder::new(gzip.as_slice()).read_to_end(&mut out).unwrap();
             assert_eq!(out, ASSETS[index].bytes);
