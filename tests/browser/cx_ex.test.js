@@ -5,16 +5,6 @@
 // answered) is left out of enps?group_by=team.
 'use strict';
 
-function rowsOf(json) {
-  const names = json.columns.map((c) => c.name);
-  return json.rows.map((row) => Object.fromEntries(names.map((n, i) => [n, row[i]])));
-}
-
-async function metric(api, key, query) {
-  const { status, json, text } = await api(`/api/v1/metrics/${query}`, { key });
-  if (status !== 200) throw new Error(`GET ${query}: ${status} ${text}`);
-  return { columns: json.columns.map((c) => c.name), rows: rowsOf(json) };
-}
 
 module.exports = {
   'cx × ex: agent and team points, correlations equal the API, suppressed eNPS shows no number': async ({

@@ -158,4 +158,20 @@ function session(browser, env) {
   return { tools: { open, api, env, screenshot, ready, assert }, finish };
 }
 
-module.exports = { CHROMIUM_ARGS, REPO, isLocal, launch, readEnv, session };
+/** A REST answer's rows (arrays in column order) as objects keyed by column name. */
+function rowsOf(answer) {
+  const names = answer.columns.map((c) => c.name);
+  return answer.rows.map((row) => Object.fromEntries(names.map((n, i) => [n, row[i]])));
+}
+
+/**
+ * `GET /api/v1/metrics/<query>` (e.g. `nps?group_by=segment`) through a test's `api` tool:
+ * `{columns: [names], rows: [objects]}`; throws unless the answer is 200.
+ */
+async function getMetric(api, key, query) {
+  const { status, json, text } = await api(`/api/v1/metrics/${query}`, { key });
+  if (status !== 200) throw new Error(`GET /api/v1/metrics/${query}: ${status} ${text}`);
+  return { columns: json.columns.map((c) => c.name), rows: rowsOf(json) };
+}
+
+module.exports = { rowsOf, getMetric, CHROMIUM_ARGS, REPO, isLocal, launch, readEnv, session };

@@ -4,17 +4,6 @@
 // grid's cells marked met/missed exactly as touchpoint_scorecard's meets_target says.
 'use strict';
 
-/** A REST answer's rows as objects (the API sends arrays in column order). */
-function rowsOf(json) {
-  const names = json.columns.map((c) => c.name);
-  return json.rows.map((row) => Object.fromEntries(names.map((n, i) => [n, row[i]])));
-}
-
-async function metric(api, key, query) {
-  const { status, json, text } = await api(`/api/v1/metrics/${query}`, { key });
-  if (status !== 200) throw new Error(`GET ${query}: ${status} ${text}`);
-  return rowsOf(json);
-}
 
 /** What the API says the funnel of `segment` is: [{stage, customers, conversion, median}] in stage order. */
 async function expectedFunnel(api, key, segment) {

@@ -5,10 +5,7 @@
 const KPIS = ['nps', 'csat_pct', 'ces_mean', 'enps', 'customer_churn_pct', 'employee_attrition_pct', 'avg_customer_ltv', 'avg_employee_ltv'];
 const CI = { nps: 'nps', csat_pct: 'csat_pct', ces_mean: 'ces', enps: 'enps' };
 
-function rowsOf(answer) {
-  const names = answer.columns.map((c) => c.name);
-  return answer.rows.map((r) => Object.fromEntries(names.map((n, i) => [n, r[i]])));
-}
+const { rowsOf } = require('./harness');
 
 function same(assert, shown, expected, what) {
   if (expected === null) {

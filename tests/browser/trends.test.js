@@ -3,11 +3,7 @@
 // numbers; a link (the hash) reproduces the view; many groups are cut to the largest.
 'use strict';
 
-/** The rows of a REST metric answer as objects. */
-function rowsOf(answer) {
-  const names = answer.columns.map((c) => c.name);
-  return answer.rows.map((r) => Object.fromEntries(names.map((n, i) => [n, r[i]])));
-}
+const { rowsOf } = require('./harness');
 
 /** The page's state once it is ready again after a change. */
 async function settled(page, ready) {
