@@ -38,6 +38,23 @@ pub struct Manifest {
     /// For survey tools: how discover lists every survey's questions (`Catalog.questions`).
     #[serde(default)]
     pub questions: Vec<Questions>,
+    /// Which variables, macros and filters the manifest's templates use: txlake's own
+    /// (default) or Airbyte's (`templates: airbyte`, set by the Airbyte manifest translator).
+    #[serde(default)]
+    pub templates: TemplateDialect,
+}
+
+/// The template language of a manifest (top-level `templates:`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TemplateDialect {
+    /// txlake's variables (`state`, `slice`, `partition`, …) and filters.
+    #[default]
+    Native,
+    /// Airbyte's interpolation: `stream_slice`, `stream_interval`, `stream_state`,
+    /// `next_page_token['next_page_token']`, `parameters`, its macros and filters, Python
+    /// string/dict/list methods, and a template rendering a Python literal keeps its type.
+    Airbyte,
 }
 
 /// One way of finding survey questions at discover: a stream read in full, and templates
@@ -333,15 +350,29 @@ pub struct StreamDefinition {
     /// How reads resume from a cursor; none: full refresh only.
     #[serde(default)]
     pub incremental: Option<Incremental>,
-    /// Read the stream once per record of a parent stream.
+    /// Read the stream once per partition: per record of a parent stream, per value of a
+    /// list; a list of partition forms reads their cartesian product.
     #[serde(default)]
-    pub partition: Option<Partition>,
-    /// Columns added to every record of a page (templates), e.g. the parent's id.
+    pub partition: Partitions,
+    /// Fields added to every record (templates): a map `{column: template}` (constant for a
+    /// page, e.g. the parent's id) or a list `[{path: [a, b], value: template}]` whose paths
+    /// may be nested and whose values may use `record`.
     #[serde(default)]
-    pub add_fields: BTreeMap<String, String>,
+    pub add_fields: AddFields,
+    /// Field pointers removed from every record (`[[a, b], [c]]`; a `*` segment matches
+    /// every key or element).
+    #[serde(default)]
+    pub remove_fields: Vec<Vec<String>>,
+    /// Read only as another stream's partition parent: never a table, not in the catalog.
+    #[serde(default)]
+    pub hidden: bool,
     /// JSON Schema of a record; none: inferred from the first pages at discover.
     #[serde(default)]
     pub schema: Option<Value>,
+    /// Constants the stream's templates read as `parameters.x` (`templates: airbyte`; the
+    /// translator fills it from the component's resolved `$parameters`).
+    #[serde(default)]
+    pub parameters: serde_json::Map<String, Value>,
 }
 
 /// A request, relative to the requester.
@@ -402,6 +433,10 @@ pub enum Paginator {
         /// Stop condition over `response` (besides an empty token).
         #[serde(default)]
         stop: Option<String>,
+        /// `response` in the templates is the whole body, records included (slower: the
+        /// page is parsed twice); otherwise the body without the records.
+        #[serde(default)]
+        full_response: bool,
     },
     /// The body carries the next page's full URL.
     NextUrl {
@@ -410,6 +445,10 @@ pub enum Paginator {
         /// Stop condition over `response` (besides an empty URL).
         #[serde(default)]
         stop: Option<String>,
+        /// `response` in the templates is the whole body, records included (slower: the
+        /// page is parsed twice); otherwise the body without the records.
+        #[serde(default)]
+        full_response: bool,
     },
     /// The `Link: <…>; rel="next"` header carries the next page's URL.
     LinkHeader,
@@ -428,6 +467,10 @@ pub enum Paginator {
         /// Stop condition over `response` (besides a short page).
         #[serde(default)]
         stop: Option<String>,
+        /// `response` in the templates is the whole body, records included (slower: the
+        /// page is parsed twice); otherwise the body without the records.
+        #[serde(default)]
+        full_response: bool,
     },
     /// Pages are offsets into the result.
     Offset {
@@ -441,6 +484,10 @@ pub enum Paginator {
         /// Stop condition over `response` (besides a short page).
         #[serde(default)]
         stop: Option<String>,
+        /// `response` in the templates is the whole body, records included (slower: the
+        /// page is parsed twice); otherwise the body without the records.
+        #[serde(default)]
+        full_response: bool,
     },
 }
 
@@ -480,6 +527,23 @@ pub struct Incremental {
     /// Read the time since the cursor in windows of this length (`30d`, `12h`, `P7D`).
     #[serde(default, with = "duration_text::option")]
     pub step: Option<Duration>,
+    /// Where the last window ends (a template rendering a date-time); default: now. A
+    /// later end than now is cut to now.
+    #[serde(default)]
+    pub end: Option<String>,
+    /// The cursor's smallest increment (`PT1S`, `PT0.000001S`, `P1D`): a window ends this
+    /// much before the next one starts (Airbyte's `cursor_granularity`), so windows whose
+    /// bounds are inclusive do not overlap.
+    #[serde(default, with = "duration_text::option")]
+    pub granularity: Option<Duration>,
+    /// Formats tried in order to parse record cursors (then `format`); Airbyte's
+    /// `cursor_datetime_formats`.
+    #[serde(default)]
+    pub formats: Vec<CursorFormat>,
+    /// Records come newest first: paging stops after a page whose last record is at or
+    /// before the saved cursor (Airbyte's `is_data_feed`).
+    #[serde(default)]
+    pub data_feed: bool,
     /// Start each read this long before the saved cursor (for sources whose change index
     /// lags); records inside it may be read again.
     #[serde(default, with = "duration_text::option")]
@@ -541,12 +605,130 @@ impl<'de> Deserialize<'de> for CursorFormat {
     }
 }
 
-/// Reading a stream once per record of another.
-#[derive(Debug, Clone, Deserialize)]
+/// One partition form: the records of a parent stream, or a list of values.
+///
+/// - `{ stream: X }`: each record of `X` is `partition` (its fields at the top).
+/// - `{ stream: X, parent_key: "id", field: "form_id", inject: {param: form_id} }`: each
+///   record of `X` gives `partition.form_id` (its `parent_key`, a dotted path) and
+///   `partition.parent` (the whole record).
+/// - `{ values: [a, b] | "<template rendering a list>", field: "x", inject: {...} }`: each
+///   value gives `partition.x`.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Partition {
-    /// The parent stream, read in full first; each record becomes `partition`.
-    pub stream: String,
+    /// The parent stream, read in full first.
+    #[serde(default)]
+    pub stream: Option<String>,
+    /// A dotted path to the value in each parent record that identifies the partition.
+    #[serde(default)]
+    pub parent_key: Option<String>,
+    /// The partition field the value is exposed as (`partition.<field>`).
+    #[serde(default)]
+    pub field: Option<String>,
+    /// Where the value also goes in every request of the partition.
+    #[serde(default)]
+    pub inject: Option<Inject>,
+    /// The values (a list, or a template over `config` rendering a list).
+    #[serde(default)]
+    pub values: Option<Value>,
+}
+
+/// A stream's partition forms: none, one, or several read as their cartesian product.
+/// Written as one map or a list of them.
+#[derive(Debug, Clone, Default)]
+pub struct Partitions(pub Vec<Partition>);
+
+impl Partitions {
+    /// Whether the stream is partitioned.
+    pub fn is_some(&self) -> bool {
+        !self.0.is_empty()
+    }
+
+    /// The parent streams, in order.
+    pub fn parents(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().filter_map(|p| p.stream.as_deref())
+    }
+}
+
+impl<'de> Deserialize<'de> for Partitions {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct OneOrMany;
+        impl<'de> serde::de::Visitor<'de> for OneOrMany {
+            type Value = Partitions;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a partition (`{stream: ...}` or `{values: ..., field: ...}`) or a list of them")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Partitions, A::Error> {
+                Ok(Partitions(vec![Partition::deserialize(serde::de::value::MapAccessDeserializer::new(map))?]))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Partitions, A::Error> {
+                Ok(Partitions(Vec::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Partitions, E> {
+                Ok(Partitions::default())
+            }
+        }
+        deserializer.deserialize_any(OneOrMany)
+    }
+}
+
+/// One field of the list form of `add_fields`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddField {
+    /// Where the value goes (`[a, b]`: inside the record's object `a`).
+    pub path: Vec<String>,
+    /// The value; strings are templates over `record`, `partition`, `slice`, `config`.
+    pub value: Value,
+}
+
+/// A stream's `add_fields`, written as a map `{column: template}` or a list of [`AddField`].
+#[derive(Debug, Clone, Default)]
+pub struct AddFields(pub Vec<AddField>);
+
+impl AddFields {
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The top-level columns the fields add (the first segment of each path).
+    pub fn columns(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for field in &self.0 {
+            if let Some(first) = field.path.first()
+                && !out.contains(first)
+            {
+                out.push(first.clone());
+            }
+        }
+        out
+    }
+}
+
+impl<'de> Deserialize<'de> for AddFields {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MapOrList;
+        impl<'de> serde::de::Visitor<'de> for MapOrList {
+            type Value = AddFields;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map `{column: template}` or a list `[{path: [a, b], value: template}]`")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<AddFields, A::Error> {
+                let map = BTreeMap::<String, String>::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(AddFields(
+                    map.into_iter().map(|(k, v)| AddField { path: vec![k], value: Value::String(v) }).collect(),
+                ))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<AddFields, A::Error> {
+                Ok(AddFields(Vec::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<AddFields, E> {
+                Ok(AddFields::default())
+            }
+        }
+        deserializer.deserialize_any(MapOrList)
+    }
 }
 
 /// Durations written as `90s`, `15m`, `12h`, `30d` or ISO 8601 (`P30D`, `PT1H`).
@@ -835,6 +1017,19 @@ streams:
         assert_eq!(m.questions[0].each, "pages.questions");
         let err = Manifest::parse("m.yaml", &text.replace("stream: items, each", "stream: nope, each")).unwrap_err();
         assert!(err.to_string().contains("questions[0].stream"), "{err}");
+    }
+
+    #[test]
+    fn template_dialect_and_stream_parameters_parse() {
+        let m = Manifest::parse("m.yaml", MINIMAL).unwrap();
+        assert_eq!(m.templates, TemplateDialect::Native);
+        assert!(m.streams[0].parameters.is_empty());
+        let text = format!("templates: airbyte\n{MINIMAL}    parameters: {{ path: items, page_size: 50 }}\n");
+        let m = Manifest::parse("m.yaml", &text).unwrap();
+        assert_eq!(m.templates, TemplateDialect::Airbyte);
+        assert_eq!(m.streams[0].parameters["path"], "items");
+        let err = Manifest::parse("m.yaml", &format!("templates: python\n{MINIMAL}")).unwrap_err().to_string();
+        assert!(err.contains("templates") && err.contains("airbyte"), "{err}");
     }
 
     #[test]
