@@ -2,6 +2,7 @@
 //! safety, failure paths, S3 storage. One test binary for the workspace (cheap to link).
 
 mod airbyte;
+mod airbyte_manifests;
 mod api;
 #[path = "../../connectors/bamboohr/tests/bamboohr.rs"]
 mod bamboohr;
