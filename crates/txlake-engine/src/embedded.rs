@@ -12,6 +12,7 @@ macro_rules! embed {
 
 /// Every SQL file shipped with txlake.
 pub static EMBEDDED_SQL: &[(&str, &str)] = &[
+    embed!("connectors/airbyte-delighted/models/surveys.sql"),
     embed!("connectors/bamboohr/models/employees.sql"),
     embed!("connectors/moodle/models/learning.sql"),
     embed!("connectors/qualtrics/models/survey_answers.sql"),
