@@ -12,7 +12,11 @@ macro_rules! embed {
 
 /// Every SQL file shipped with txlake.
 pub static EMBEDDED_SQL: &[(&str, &str)] = &[
+    embed!("connectors/airbyte-copper/models/customers.sql"),
+    embed!("connectors/airbyte-copper/models/revenue.sql"),
     embed!("connectors/airbyte-delighted/models/surveys.sql"),
+    embed!("connectors/airbyte-freshservice/models/surveys.sql"),
+    embed!("connectors/airbyte-freshservice/models/tickets.sql"),
     embed!("connectors/bamboohr/models/employees.sql"),
     embed!("connectors/moodle/models/learning.sql"),
     embed!("connectors/qualtrics/models/survey_answers.sql"),
