@@ -583,7 +583,9 @@ pub enum CursorFormat {
     UnixMillis,
     /// `2024-05-01`.
     Date,
-    /// A chrono `strftime` pattern, in UTC.
+    /// A `strftime` pattern with Python's meanings where they differ from chrono (`%f` is
+    /// microseconds), plus Airbyte's `%s` (unix seconds), `%ms` (unix milliseconds) and
+    /// `%s_as_float` (unix seconds with a fraction), in UTC.
     Custom(String),
 }
 
@@ -742,23 +744,30 @@ pub mod duration_text {
         let t = text.trim();
         if let Some(iso) = t.strip_prefix('P') {
             let (days, time) = iso.split_once('T').unwrap_or((iso, ""));
-            let mut seconds = 0u64;
-            let mut take = |part: &str, units: &[(char, u64)]| -> Result<(), String> {
+            // Months and years are taken as 30 and 365 days: durations cut windows and
+            // lookbacks, where a calendar month's few days either way only move a boundary.
+            let mut micros = 0f64;
+            let mut take = |part: &str, units: &[(char, f64)]| -> Result<(), String> {
                 let mut number = String::new();
                 for c in part.chars() {
-                    if c.is_ascii_digit() {
+                    if c.is_ascii_digit() || c == '.' {
                         number.push(c);
                     } else {
                         let unit = units.iter().find(|(u, _)| *u == c).ok_or_else(expected)?;
-                        seconds += number.parse::<u64>().map_err(|_| expected())? * unit.1;
+                        micros += number.parse::<f64>().map_err(|_| expected())? * unit.1 * 1e6;
                         number.clear();
                     }
                 }
                 if number.is_empty() { Ok(()) } else { Err(expected()) }
             };
-            take(days, &[('W', 604_800), ('D', 86_400)])?;
-            take(time, &[('H', 3_600), ('M', 60), ('S', 1)])?;
-            return if seconds > 0 { Ok(Duration::from_secs(seconds)) } else { Err(expected()) };
+            take(days, &[('Y', 31_536_000.0), ('M', 2_592_000.0), ('W', 604_800.0), ('D', 86_400.0)])?;
+            take(time, &[('H', 3_600.0), ('M', 60.0), ('S', 1.0)])?;
+            let micros = micros.round();
+            return if micros >= 1.0 && micros.is_finite() {
+                Ok(Duration::from_micros(micros as u64))
+            } else {
+                Err(expected())
+            };
         }
         let split = t.find(|c: char| !c.is_ascii_digit()).ok_or_else(expected)?;
         let (number, unit) = t.split_at(split);
@@ -844,22 +853,41 @@ impl Manifest {
             if names.iter().filter(|n| **n == stream.name).count() > 1 {
                 return fail(format!("streams[{i}].name"), format!("stream `{}` is defined twice", stream.name));
             }
-            if let Some(partition) = &stream.partition {
-                let parent = self.streams.iter().find(|s| s.name == partition.stream);
-                match parent {
-                    None => {
-                        return fail(
-                            format!("streams[{i}].partition.stream"),
-                            format!("no stream `{}`; streams are: {}", partition.stream, names.join(", ")),
-                        );
+            let many = stream.partition.0.len() > 1;
+            let mut fields = Vec::new();
+            for (j, partition) in stream.partition.0.iter().enumerate() {
+                let at = |key: &str| {
+                    if many { format!("streams[{i}].partition[{j}].{key}") } else { format!("streams[{i}].partition.{key}") }
+                };
+                match (&partition.stream, &partition.values) {
+                    (Some(_), Some(_)) | (None, None) => {
+                        return fail(at("stream"), "give either `stream` (a parent stream) or `values` (a list)".into());
                     }
-                    Some(p) if p.partition.is_some() || p.name == stream.name => {
-                        return fail(
-                            format!("streams[{i}].partition.stream"),
-                            format!("`{}` is itself partitioned; a parent must be a plain stream", p.name),
-                        );
+                    (None, Some(_)) if partition.parent_key.is_some() => {
+                        return fail(at("parent_key"), "`parent_key` goes with `stream`, not with `values`".into());
                     }
-                    Some(_) => {}
+                    _ => {}
+                }
+                if (partition.values.is_some() || partition.parent_key.is_some()) && partition.field.is_none() {
+                    return fail(at("field"), "name the partition field the value is exposed as (`partition.<field>`)".into());
+                }
+                if partition.inject.is_some() && partition.field.is_none() {
+                    return fail(at("inject"), "`inject` needs `parent_key` and `field` (or `values` and `field`)".into());
+                }
+                if let Some(field) = &partition.field {
+                    if fields.contains(field) || field == "parent" {
+                        return fail(at("field"), format!("the partition field `{field}` is taken"));
+                    }
+                    fields.push(field.clone());
+                }
+                if let Some(Value::String(_) | Value::Array(_)) | None = &partition.values {
+                } else {
+                    return fail(at("values"), "expected a list, or a template rendering a list".into());
+                }
+                if let Some(parent_name) = &partition.stream {
+                    if let Some(cycle) = self.partition_cycle(&stream.name, parent_name) {
+                        return fail(at("stream"), cycle);
+                    }
                 }
             }
             if let Some(incremental) = &stream.incremental
@@ -1041,3 +1069,82 @@ streams:
         assert!(duration_text::parse("5 days").is_err());
     }
 }
+    /// Why reading `child` once per record of `parent` cannot work (no such stream, or a
+    /// parent that is, through its own parents, partitioned by `child`), if it cannot.
+    fn partition_cycle(&self, child: &str, parent: &str) -> Option<String> {
+        let names: Vec<&str> = self.streams.iter().map(|s| s.name.as_str()).collect();
+        let mut seen: Vec<String> = Vec::new();
+        let mut next = vec![parent.to_string()];
+        while let Some(name) = next.pop() {
+            let Some(stream) = self.stream(&name) else {
+                return Some(format!("no stream `{name}`; streams are: {}", names.join(", ")));
+            };
+            if name == child {
+                return Some(format!("`{parent}` is itself read once per record of `{child}` (a cycle)"));
+            }
+            if seen.contains(&name) {
+                continue;
+            }
+            next.extend(stream.partition.parents().map(str::to_string));
+            seen.push(name);
+        }
+        None
+    }
+
+        assert_eq!(duration_text::parse("PT0.000001S").unwrap(), Duration::from_micros(1));
+        assert_eq!(duration_text::parse("PT0.5S").unwrap(), Duration::from_millis(500));
+        assert_eq!(duration_text::parse("P1M").unwrap(), Duration::from_secs(30 * 86_400));
+        assert_eq!(duration_text::parse("P1Y").unwrap(), Duration::from_secs(365 * 86_400));
+    }
+
+    #[test]
+    fn airbyte_read_keys_parse() {
+        let text = MINIMAL.replace(
+            "    incremental: { cursor_field: updated_at, step: 30d, lookback: PT1H }\n",
+            r#"    incremental:
+      cursor_field: updated_at
+      step: P1D
+      granularity: PT1S
+      end: "{{ config.end_date }}"
+      formats: ["%Y-%m-%dT%H:%M:%S%z", "%s"]
+      data_feed: true
+    remove_fields: [[secret], [nested, "*", token]]
+    add_fields: [{ path: [meta, form], value: "{{ partition.form_id }}" }]
+    partition:
+      - { stream: forms, parent_key: meta.id, field: form_id, inject: { param: form_id } }
+      - { values: [open, closed], field: status, inject: { header: X-Status } }
+  - name: forms
+    hidden: true
+    request: { path: /forms }
+    paginator: { type: cursor, token: "{{ response.data[-1].id }}", inject: { param: after }, full_response: true }
+    add_fields: { source: api }
+"#,
+        );
+        let m = Manifest::parse("m.yaml", &text).unwrap();
+        let s = &m.streams[0];
+        let inc = s.incremental.as_ref().unwrap();
+        assert_eq!(inc.granularity, Some(Duration::from_secs(1)));
+        assert_eq!(inc.end.as_deref(), Some("{{ config.end_date }}"));
+        assert_eq!(inc.formats, [CursorFormat::Custom("%Y-%m-%dT%H:%M:%S%z".into()), CursorFormat::Custom("%s".into())]);
+        assert!(inc.data_feed);
+        assert_eq!(s.remove_fields, [vec!["secret".to_string()], vec!["nested".into(), "*".into(), "token".into()]]);
+        assert_eq!(s.add_fields.0[0].path, ["meta", "form"]);
+        assert_eq!(s.add_fields.columns(), ["meta"]);
+        assert_eq!(s.partition.0.len(), 2);
+        assert_eq!(s.partition.0[0].parent_key.as_deref(), Some("meta.id"));
+        assert!(matches!(s.partition.0[1].inject, Some(Inject::Header(ref h)) if h == "X-Status"));
+        assert_eq!(s.partition.parents().collect::<Vec<_>>(), ["forms"]);
+        let forms = &m.streams[1];
+        assert!(forms.hidden && !forms.partition.is_some());
+        assert!(matches!(forms.paginator, Some(Paginator::Cursor { full_response: true, .. })));
+        assert_eq!(forms.add_fields.0[0].value, Value::String("api".into()));
+
+        let err = Manifest::parse("m.yaml", &text.replace("field: status, ", "")).unwrap_err().to_string();
+        assert!(err.contains("streams[0].partition[1].field"), "{err}");
+        let err = Manifest::parse("m.yaml", &text.replace("stream: forms, parent_key", "stream: items, parent_key"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("streams[0].partition[0].stream") && err.contains("cycle"), "{err}");
+        let cyclic = text.replace("    hidden: true\n", "    hidden: true\n    partition: { stream: items }\n");
+        let err = Manifest::parse("m.yaml", &cyclic).unwrap_err().to_string();
+        assert!(err.contains("cycle"), "{err}");

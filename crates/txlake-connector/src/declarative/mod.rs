@@ -133,7 +133,7 @@ impl DeclarativeConnector {
     }
 
     async fn schema_of(&self, reader: &Arc<Reader>, stream: &StreamDefinition) -> Result<SchemaRef> {
-        let added: Vec<String> = stream.add_fields.keys().cloned().collect();
+        let added: Vec<String> = read::constant_columns(stream);
         let mut schema = match &stream.schema {
             Some(schema) => crate::json_schema::arrow_schema(schema).map_err(|e| ConnectorError::Manifest {
                 origin: self.origin.clone(),
@@ -149,7 +149,10 @@ impl DeclarativeConnector {
                 })?
             }
         };
-        let missing: Vec<Field> = added
+        // Every one-column added field is a column, text unless the schema says otherwise.
+        let single: Vec<String> =
+            stream.add_fields.0.iter().filter(|f| f.path.len() == 1).map(|f| f.path[0].clone()).collect();
+        let missing: Vec<Field> = single
             .iter()
             .filter(|n| schema.field_with_name(n).is_err())
             .map(|n| Field::new(n, DataType::Utf8, true))
@@ -192,7 +195,7 @@ impl Connector for DeclarativeConnector {
         let reader = self.reader(config)?;
         let stream = match &self.manifest.check {
             Some(check) => self.manifest.stream(&check.stream),
-            None => self.manifest.streams.first(),
+            None => self.manifest.streams.iter().find(|s| !s.hidden).or(self.manifest.streams.first()),
         }
         .ok_or_else(|| ConnectorError::Internal("the manifest has no stream to check".into()))?;
         reader.first_page_records(stream).await.map(|_| ())
@@ -201,7 +204,7 @@ impl Connector for DeclarativeConnector {
     async fn discover(&self, config: &Value) -> Result<Catalog> {
         let reader = self.reader(config)?;
         let mut streams = Vec::new();
-        for stream in &self.manifest.streams {
+        for stream in self.manifest.streams.iter().filter(|s| !s.hidden) {
             let schema = self.schema_of(&reader, stream).await?;
             let cursor_field = stream.incremental.as_ref().map(|i| i.cursor_field.clone());
             let mut sync_modes = vec![SyncMode::FullRefresh];
@@ -232,12 +235,15 @@ impl Connector for DeclarativeConnector {
         let mut plans = Vec::new();
         for configured in &request.catalog.streams {
             let name = &configured.stream.name;
-            let definition = self.manifest.stream(name).cloned().ok_or_else(|| ConnectorError::UnknownStream {
-                connector: self.manifest.name.clone(),
-                stream: name.clone(),
-                available: self.manifest.streams.iter().map(|s| s.name.clone()).collect(),
+            // A hidden stream is only a partition parent, never a table of its own.
+            let definition = self.manifest.stream(name).filter(|s| !s.hidden).cloned().ok_or_else(|| {
+                ConnectorError::UnknownStream {
+                    connector: self.manifest.name.clone(),
+                    stream: name.clone(),
+                    available: self.manifest.streams.iter().filter(|s| !s.hidden).map(|s| s.name.clone()).collect(),
+                }
             })?;
-            let added: Vec<String> = definition.add_fields.keys().cloned().collect();
+            let added: Vec<String> = read::constant_columns(&definition);
             let decoder = RecordDecoder::new(configured.stream.schema.clone(), &added);
             plans.push((definition, decoder, configured.mode.sync_mode(), request.state.get(name).cloned()));
         }

@@ -17,8 +17,8 @@ use tokio::sync::mpsc;
 
 use super::cursor::{self, Micros, Slice};
 use super::http::{Http, Page, PreparedRequest, snippet};
-use super::manifest::{CursorFormat, Incremental, Inject, Manifest, Paginator, Request, StreamDefinition};
-use super::records::{RecordDecoder, select};
+use super::manifest::{AddField, CursorFormat, Incremental, Inject, Manifest, Paginator, Request, StreamDefinition};
+use super::records::{RecordDecoder, RecordPath, remove_field, select_path, set_field};
 use super::template::{Templates, as_text, context};
 use crate::catalog::SyncMode;
 use crate::error::ConnectorError;
@@ -63,10 +63,16 @@ struct StreamPlan {
     definition: StreamDefinition,
     incremental: bool,
     decoder: RecordDecoder,
-    /// The lower bound of this read (saved cursor minus lookback, or the configured start).
-    lower_bound: Option<Micros>,
-    /// Records at or before this are dropped (client-side filtering).
-    filter_at: Option<Micros>,
+    /// Where the records are in a page.
+    path: RecordPath,
+    /// The configured start of the cursor, if any.
+    start: Option<Micros>,
+    /// Records after this are dropped (`incremental.end`); none: no upper bound.
+    until: Option<Micros>,
+    /// The end of the last window: now, or the configured `end` if earlier.
+    end: Micros,
+    /// The saved cursor (of the whole stream, or the fallback of every partition).
+    saved: Saved,
     /// Index of the cursor column in the decoded batch.
     cursor_column: Option<usize>,
     now: Micros,
@@ -74,11 +80,45 @@ struct StreamPlan {
     warned_no_records: AtomicBool,
 }
 
+/// A stream's saved state, as read.
+#[derive(Debug, Default)]
+struct Saved {
+    /// The stream's cursor: every partition's in today's shape, the newest in the
+    /// per-partition shape.
+    cursor: Option<Micros>,
+    /// Per-partition cursors by partition key (`{"partitions": [...]}`), when saved so.
+    partitions: Option<BTreeMap<String, (Value, Micros)>>,
+}
+
+impl Saved {
+    /// The cursor a partition resumes from: its own; in today's shape, the stream's.
+    fn of(&self, key: Option<&Value>) -> Option<Micros> {
+        match (&self.partitions, key) {
+            (Some(partitions), Some(key)) => partitions.get(&key.to_string()).map(|(_, at)| *at),
+            _ => self.cursor,
+        }
+    }
+}
+
 /// A part of a stream read on its own: one partition, one window, or both.
 #[derive(Debug, Clone)]
 struct Unit {
+    /// The `partition` template variable.
     partition: Option<Value>,
+    /// What identifies the partition in the saved state.
+    key: Option<Value>,
     slice: Option<Slice>,
+    /// The lower bound of this read (saved cursor minus lookback, or the configured start).
+    lower_bound: Option<Micros>,
+    /// Records at or before this are dropped (client-side filtering).
+    filter_at: Option<Micros>,
+}
+
+/// One partition of a stream: its template variable and its key in the state.
+#[derive(Debug, Clone)]
+struct Part {
+    vars: serde_json::Map<String, Value>,
+    key: serde_json::Map<String, Value>,
 }
 
 /// What a unit tells the stream when it is done.
@@ -116,12 +156,37 @@ pub(super) fn failure_text(stream: &str, error: &ConnectorError) -> String {
 /// The error of a partitioned stream whose parent stream failed earlier in this read: its
 /// partitions come from the parent's records, so it fails too, saying so.
 pub(super) fn failed_parent(definition: &StreamDefinition, failed: &BTreeSet<String>) -> Option<ConnectorError> {
-    let parent = &definition.partition.as_ref()?.stream;
-    failed.contains(parent).then(|| {
-        ConnectorError::Source(format!(
-            "stream `{}` is read once per record of stream `{parent}`, which failed in this read; fix `{parent}` and sync again",
-            definition.name
-        ))
+    let parent = definition.partition.parents().find(|p| failed.contains(*p))?;
+    Some(ConnectorError::Source(format!(
+        "stream `{}` is read once per record of stream `{parent}`, which failed in this read; fix `{parent}` and sync again",
+        definition.name
+    )))
+}
+
+/// Whether an `add_fields` entry is one column whose value is the same for every record of
+/// a page (it does not use `record`): then it is rendered once per page and appended as a
+/// column, not written into each record.
+pub(super) fn page_constant(field: &AddField) -> bool {
+    field.path.len() == 1 && matches!(&field.value, Value::String(t) if !t.contains("record"))
+}
+
+/// The columns of a stream's `add_fields` that are appended per page (see [`page_constant`]).
+pub(super) fn constant_columns(def: &StreamDefinition) -> Vec<String> {
+    def.add_fields.0.iter().filter(|f| page_constant(f)).map(|f| f.path[0].clone()).collect()
+}
+
+/// Whether records of this stream are rewritten one by one (`remove_fields`, or
+/// `add_fields` that are nested or use `record`).
+fn reshapes(def: &StreamDefinition) -> bool {
+    !def.remove_fields.is_empty() || def.add_fields.0.iter().any(|f| !page_constant(f))
+}
+
+/// The value at a dotted path of a record.
+fn lookup<'a>(record: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').filter(|p| !p.is_empty()).try_fold(record, |at, key| match at {
+        Value::Object(map) => map.get(key),
+        Value::Array(items) => items.get(key.parse::<usize>().ok()?),
+        _ => None,
     })
 }
 
@@ -137,36 +202,60 @@ impl Reader {
     ) -> Result<()> {
         let incremental = mode == SyncMode::Incremental && definition.incremental.is_some();
         let plan = Arc::new(self.plan(definition, decoder, incremental, saved.as_ref())?);
-        let partitions: Vec<Option<Value>> = match &plan.definition.partition {
-            Some(p) => self.parent_records(&p.stream).await?.into_iter().map(Some).collect(),
-            None => vec![None],
+        let partitions: Vec<Option<Part>> = if plan.definition.partition.is_some() {
+            self.partitions(&plan.definition).await?.into_iter().map(Some).collect()
+        } else {
+            vec![None]
         };
-        let slices: Vec<Option<Slice>> = match (&plan.definition.incremental, plan.lower_bound) {
-            (Some(inc), Some(start)) if inc.step.is_some() => {
-                cursor::slices(start, plan.now, inc.step).into_iter().map(Some).collect()
-            }
-            (Some(_), start) => vec![start.map(|start| Slice { start, end: plan.now })],
-            (None, _) => vec![None],
-        };
-        let units: Vec<Unit> = partitions
-            .iter()
-            .flat_map(|p| slices.iter().map(move |s| Unit { partition: p.clone(), slice: *s }))
-            .collect();
+        let mut units = Vec::new();
+        let mut windowed = false;
+        for part in partitions {
+            let key = part.as_ref().map(|p| Value::Object(p.key.clone()));
+            let saved_at = if plan.incremental { plan.saved.of(key.as_ref()) } else { None };
+            let (lower_bound, filter_at) = self.bounds(&plan, saved_at)?;
+            let slices: Vec<Option<Slice>> = match (&plan.definition.incremental, lower_bound) {
+                (Some(inc), Some(start)) if inc.step.is_some() || inc.granularity.is_some() => match inc.granularity {
+                    Some(g) => cursor::slices_with_granularity(start, plan.end, inc.step, g),
+                    None => cursor::slices(start, plan.end, inc.step),
+                }
+                .into_iter()
+                .map(Some)
+                .collect(),
+                (Some(_), start) => vec![start.map(|start| Slice { start, end: plan.end })],
+                (None, _) => vec![None],
+            };
+            windowed |= slices.len() > 1;
+            let vars = part.map(|p| Value::Object(p.vars));
+            units.extend(slices.into_iter().map(|slice| Unit {
+                partition: vars.clone(),
+                key: key.clone(),
+                slice,
+                lower_bound,
+                filter_at,
+            }));
+        }
         let total = units.len() as u64;
         let concurrency = self.manifest.requester.concurrency.max(1);
         let name = plan.definition.name.clone();
+        let per_partition = plan.definition.partition.is_some();
+        let stepped = plan.definition.incremental.as_ref().is_some_and(|i| i.step.is_some() || i.granularity.is_some());
         let mut running = futures::stream::iter(units.into_iter().map(|unit| {
             let (tx, rx) = mpsc::channel(8);
+            let key = unit.key.clone();
+            let slice = unit.slice;
             let task = tokio::spawn(self.clone().read_unit(plan.clone(), unit, tx));
-            futures::future::ready((rx, task))
+            futures::future::ready((rx, task, key, slice))
         }))
         .buffered(concurrency);
-        let mut max_cursor = saved_cursor(saved.as_ref());
+        let mut max_cursor = plan.saved.cursor;
+        // Per-partition cursors: the saved ones, updated as each partition's units finish.
+        let mut partition_cursors: BTreeMap<String, (Value, Micros)> =
+            plan.saved.partitions.clone().unwrap_or_default();
         let mut done = 0u64;
         // Windows over an API that filters by overlap (BambooHR's time off by start/end) can
         // return one record in two windows: within a read, a key is emitted once.
-        let mut seen = (slices.len() > 1 && !plan.definition.primary_key.is_empty()).then(HashSet::<String>::new);
-        while let Some((mut rx, task)) = running.next().await {
+        let mut seen = (windowed && !plan.definition.primary_key.is_empty()).then(HashSet::<String>::new);
+        while let Some((mut rx, task, key, slice)) = running.next().await {
             while let Some(mut message) = rx.recv().await {
                 if let (Some(seen), Message::Batch { batch, .. }) = (seen.as_mut(), &mut message) {
                     *batch = first_of_each_key(batch, &plan.definition.primary_key, seen)?;
@@ -183,11 +272,30 @@ impl Reader {
                 .map_err(|e| ConnectorError::Internal(format!("stream `{name}`: a reader task failed: {e}")))??;
             max_cursor = max_cursor.max(finished.max_cursor);
             done += 1;
+            // A partition checkpoints as each of its units ends (units run in order, and a
+            // window is complete once read), so a crash re-reads one partition's window.
+            if plan.incremental
+                && per_partition
+                && let Some(key) = key
+            {
+                let id = key.to_string();
+                let previous = partition_cursors.get(&id).map(|(_, at)| *at);
+                let window_end = if stepped { slice.map(|s| s.end) } else { None };
+                if let Some(at) = previous.max(finished.max_cursor).max(window_end) {
+                    partition_cursors.insert(id, (key, at));
+                    max_cursor = max_cursor.max(Some(at));
+                    let state = partitioned_state(&partition_cursors, max_cursor);
+                    if out.send(Ok(Message::State { stream: name.clone(), state })).await.is_err() {
+                        return Ok(());
+                    }
+                }
+            }
             if total > 1 {
                 let _ = out.send(Ok(Message::Progress { stream: Some(name.clone()), done, total: Some(total) })).await;
             }
         }
         if plan.incremental
+            && !per_partition
             && let Some(cursor) = max_cursor
         {
             let _ = out.send(Ok(state_message(&name, cursor))).await;
@@ -203,25 +311,20 @@ impl Reader {
         saved: Option<&Value>,
     ) -> Result<StreamPlan> {
         let now = cursor::now();
-        let mut lower_bound = None;
-        let mut filter_at = None;
+        let mut start = None;
+        let mut until = None;
         let mut cursor_column = None;
+        let path = RecordPath::parse(&definition.records.path)
+            .map_err(|e| ConnectorError::Source(format!("stream `{}`: records.path {e}", definition.name)))?;
+        let saved = if incremental { parse_saved(&definition.name, saved)? } else { Saved::default() };
         if let Some(inc) = &definition.incremental {
-            let start = self.configured_start(&definition.name, inc)?;
-            let saved_at = if incremental { parse_saved(&definition.name, saved)? } else { None };
-            let lookback = inc.lookback.map(|d| d.as_micros() as i64).unwrap_or(0);
-            lower_bound = match saved_at {
-                Some(at) => Some(start.map_or(at - lookback, |s| s.max(at - lookback))),
-                None => start,
-            };
-            if inc.step.is_some() && lower_bound.is_none() {
+            start = self.configured_time(&definition.name, inc, inc.start.as_ref(), "start")?;
+            until = self.configured_time(&definition.name, inc, inc.end.as_ref(), "end")?;
+            if (inc.step.is_some() || inc.granularity.is_some()) && start.is_none() && saved.cursor.is_none() {
                 return Err(ConnectorError::Source(format!(
                     "stream `{}` reads in windows (`step`) and needs a start: set the connection's start date (see `txlake connectors spec {}`)",
                     definition.name, self.manifest.name
                 )));
-            }
-            if incremental && inc.client_filter {
-                filter_at = saved_at.map(|at| at - lookback);
             }
             cursor_column = Some(decoder.schema().index_of(&inc.cursor_field).map_err(|_| {
                 ConnectorError::Source(format!(
@@ -234,79 +337,198 @@ impl Reader {
             definition,
             incremental,
             decoder,
-            lower_bound,
-            filter_at,
+            path,
+            start,
+            until,
+            end: until.map_or(now, |u| u.min(now)),
+            saved,
             cursor_column,
             now,
             warned_no_records: AtomicBool::new(false),
         })
     }
 
-    fn configured_start(&self, stream: &str, inc: &Incremental) -> Result<Option<Micros>> {
-        let Some(template) = &inc.start else { return Ok(None) };
+    /// The lower bound of a read and the client-side filter, from the saved cursor (of the
+    /// stream or the partition): Airbyte's max(start, cursor − lookback).
+    fn bounds(&self, plan: &StreamPlan, saved_at: Option<Micros>) -> Result<(Option<Micros>, Option<Micros>)> {
+        let Some(inc) = &plan.definition.incremental else { return Ok((None, None)) };
+        let lookback = inc.lookback.map(|d| d.as_micros() as i64).unwrap_or(0);
+        let lower_bound = match saved_at {
+            Some(at) => Some(plan.start.map_or(at - lookback, |s| s.max(at - lookback))),
+            None => plan.start,
+        };
+        if (inc.step.is_some() || inc.granularity.is_some()) && lower_bound.is_none() {
+            return Err(ConnectorError::Source(format!(
+                "stream `{}` reads in windows (`step`) and needs a start: set the connection's start date (see `txlake connectors spec {}`)",
+                plan.definition.name, self.manifest.name
+            )));
+        }
+        let filter_at = if plan.incremental && inc.client_filter { saved_at.map(|at| at - lookback) } else { None };
+        Ok((lower_bound, filter_at))
+    }
+
+    fn configured_time(
+        &self,
+        stream: &str,
+        inc: &Incremental,
+        template: Option<&String>,
+        key: &str,
+    ) -> Result<Option<Micros>> {
+        let Some(template) = template else { return Ok(None) };
         let ctx = self.context(json!({}));
-        let text = self.templates.render(template, &ctx, &format!("streams.{stream}.incremental.start"))?;
-        if text.trim().is_empty() {
+        let text = self.templates.render(template, &ctx, &format!("streams.{stream}.incremental.{key}"))?;
+        if is_empty_token(&text) {
             return Ok(None);
         }
-        cursor::parse_text(&text, &inc.format).map(Some).ok_or_else(|| {
+        cursor::parse_text_any(&text, &inc.formats, &inc.format).map(Some).ok_or_else(|| {
             ConnectorError::Source(format!(
-                "stream `{stream}`: the start `{text}` is not a date; write it as RFC 3339 (2024-01-01T00:00:00Z) or a date (2024-01-01)"
+                "stream `{stream}`: the {key} `{text}` is not a date; write it as RFC 3339 (2024-01-01T00:00:00Z) or a date (2024-01-01)"
             ))
         })
     }
 
-    /// Every record of a parent stream, for partitions (parents are small: courses, boards).
-    async fn parent_records(self: &Arc<Self>, parent: &str) -> Result<Vec<Value>> {
-        let definition = self
-            .manifest
-            .stream(parent)
-            .cloned()
-            .ok_or_else(|| ConnectorError::Internal(format!("no parent `{parent}`")))?;
-        self.records_with(&definition, &json!({})).await
+    /// Every partition of a stream: the cartesian product of its partition forms (parents
+    /// are small: courses, boards, forms).
+    async fn partitions(self: &Arc<Self>, def: &StreamDefinition) -> Result<Vec<Part>> {
+        let mut product = vec![Part { vars: serde_json::Map::new(), key: serde_json::Map::new() }];
+        for form in &def.partition.0 {
+            let mut options: Vec<Part> = Vec::new();
+            if let Some(parent) = &form.stream {
+                let parent_def = self
+                    .manifest
+                    .stream(parent)
+                    .cloned()
+                    .ok_or_else(|| ConnectorError::Internal(format!("no parent `{parent}`")))?;
+                for (record, parent_key) in self.keyed_records(&parent_def).await? {
+                    match (&form.parent_key, &form.field) {
+                        (Some(path), Some(field)) => {
+                            // A parent record without the key gives no partition (Airbyte skips it).
+                            let Some(value) = lookup(&record, path).filter(|v| !v.is_null()).cloned() else {
+                                continue;
+                            };
+                            let parent_slice = parent_key.unwrap_or_else(|| json!({}));
+                            let mut vars = serde_json::Map::new();
+                            vars.insert(field.clone(), value.clone());
+                            vars.insert("parent".into(), record);
+                            vars.insert("parent_slice".into(), parent_slice.clone());
+                            let mut key = serde_json::Map::new();
+                            key.insert(field.clone(), value);
+                            key.insert("parent_slice".into(), parent_slice);
+                            options.push(Part { vars, key });
+                        }
+                        _ => {
+                            let Value::Object(map) = record else { continue };
+                            // The parent's primary key identifies the partition in the state
+                            // (the record's other fields change); without one, the record.
+                            let key = if parent_def.primary_key.is_empty() {
+                                map.clone()
+                            } else {
+                                parent_def
+                                    .primary_key
+                                    .iter()
+                                    .map(|k| (k.clone(), map.get(k).cloned().unwrap_or(Value::Null)))
+                                    .collect()
+                            };
+                            options.push(Part { vars: map, key });
+                        }
+                    }
+                }
+            } else if let (Some(values), Some(field)) = (&form.values, &form.field) {
+                for value in self.partition_values(def, values)? {
+                    let entry: serde_json::Map<String, Value> = [(field.clone(), value)].into_iter().collect();
+                    options.push(Part { vars: entry.clone(), key: entry });
+                }
+            }
+            product = product
+                .iter()
+                .flat_map(|done| {
+                    options.iter().map(move |option| {
+                        let mut merged = done.clone();
+                        merged.vars.extend(option.vars.clone());
+                        merged.key.extend(option.key.clone());
+                        merged
+                    })
+                })
+                .collect();
+        }
+        Ok(product)
+    }
+
+    /// The values of a list partition: a list, or a template rendering one (a JSON or
+    /// Python list, or comma-separated text).
+    fn partition_values(&self, def: &StreamDefinition, values: &Value) -> Result<Vec<Value>> {
+        let ctx = self.context(json!({}));
+        let what = format!("streams.{}.partition.values", def.name);
+        let rendered = self.templates.render_value(values, &ctx, &what)?;
+        Ok(match rendered {
+            Value::Array(items) => items,
+            Value::Null => Vec::new(),
+            Value::String(text) => {
+                let text = text.trim();
+                match serde_json::from_str::<Value>(text).or_else(|_| serde_json::from_str(&text.replace('\'', "\""))) {
+                    Ok(Value::Array(items)) => items,
+                    _ if text.is_empty() => Vec::new(),
+                    _ => text.split(',').map(|v| Value::String(v.trim().to_string())).collect(),
+                }
+            }
+            other => vec![other],
+        })
+    }
+
+    /// Every record of a stream (with its transformations) and the key of the partition it
+    /// came from (none for a stream without partitions).
+    fn keyed_records<'a>(
+        self: &'a Arc<Self>,
+        def: &'a StreamDefinition,
+    ) -> futures::future::BoxFuture<'a, Result<Vec<(Value, Option<Value>)>>> {
+        Box::pin(async move {
+            let partitions: Vec<Option<Part>> = if def.partition.is_some() {
+                self.partitions(def).await?.into_iter().map(Some).collect()
+            } else {
+                vec![None]
+            };
+            let mut out = Vec::new();
+            for part in partitions {
+                let (base, key) = match part {
+                    Some(p) => (json!({ "partition": p.vars }), Some(Value::Object(p.key))),
+                    None => (json!({}), None),
+                };
+                let added = self.added_fields(def, &base)?;
+                for mut record in self.records_with(def, &base).await? {
+                    if let Value::Object(map) = &mut record {
+                        for (k, v) in &added {
+                            map.insert(k.clone(), Value::String(v.clone()));
+                        }
+                    }
+                    out.push((record, key.clone()));
+                }
+            }
+            Ok(out)
+        })
     }
 
     /// Every record of a stream as JSON, partition by partition, with its added fields: what
     /// discover reads to list survey questions (a form's fields, a survey's details).
     pub async fn stream_records(self: &Arc<Self>, def: &StreamDefinition) -> Result<Vec<Value>> {
-        let partitions: Vec<Option<Value>> = match &def.partition {
-            Some(p) => self.parent_records(&p.stream).await?.into_iter().map(Some).collect(),
-            None => vec![None],
-        };
-        let mut out = Vec::new();
-        for partition in partitions {
-            let base = match partition {
-                Some(p) => json!({ "partition": p }),
-                None => json!({}),
-            };
-            let added = self.added_fields(def, &base)?;
-            for mut record in self.records_with(def, &base).await? {
-                if let Value::Object(map) = &mut record {
-                    for (k, v) in &added {
-                        map.insert(k.clone(), Value::String(v.clone()));
-                    }
-                }
-                out.push(record);
-            }
-        }
-        Ok(out)
+        Ok(self.keyed_records(def).await?.into_iter().map(|(record, _)| record).collect())
     }
 
     /// Every record of a stream's pages (its full-refresh request) under the template
-    /// variables `base`, as JSON.
+    /// variables `base`, as JSON, with its per-record transformations.
     async fn records_with(self: &Arc<Self>, definition: &StreamDefinition, base: &Value) -> Result<Vec<Value>> {
         let parent = definition.name.as_str();
         let mut records = Vec::new();
         let mut state = PageState::First;
-        let path = record_path(&definition.records.path);
+        let path = RecordPath::parse(&definition.records.path)
+            .map_err(|e| ConnectorError::Source(format!("stream `{parent}`: records.path {e}")))?;
         loop {
             let request =
                 self.prepare(definition, &definition.request, definition.paginator.as_ref(), &state, base, None)?;
             let page = self.http.send(&request).await?;
-            let selected = select(&page.body, &path).map_err(|e| malformed(parent, &page, &e))?;
+            let selected = select_path(&page.body, &path).map_err(|e| malformed(parent, &page, &e))?;
             let count = selected.records.len();
             for raw in &selected.records {
-                let record =
+                let mut record =
                     serde_json::from_slice::<Value>(raw).map_err(|e| malformed(parent, &page, &e.to_string()))?;
                 // Partitions are the records the parent stream keeps (Moodle's site course is no course).
                 if let Some(filter) = &definition.records.filter {
@@ -316,16 +538,41 @@ impl Reader {
                         continue;
                     }
                 }
+                self.reshape(definition, &mut record, base)?;
                 records.push(record);
             }
-            let ctx =
-                json!({ "response": selected.response, "headers": headers_json(&page), "last_record": records.last() });
+            let response = page_response(definition.paginator.as_ref(), &page, selected.response)?;
+            let ctx = json!({ "response": response, "headers": headers_json(&page), "last_record": records.last() });
             match self.next_page(definition, definition.paginator.as_ref(), &state, &ctx, &page, count)? {
                 Some(next) => state = next,
                 None => break,
             }
         }
         Ok(records)
+    }
+
+    /// Applies a stream's per-record transformations: `add_fields` that are nested or use
+    /// `record` (rendered with `record` and the unit's variables `base`), then
+    /// `remove_fields` (Airbyte applies transformations in the order written; the native
+    /// manifest adds before it removes).
+    fn reshape(&self, def: &StreamDefinition, record: &mut Value, base: &Value) -> Result<()> {
+        let slow: Vec<&AddField> = def.add_fields.0.iter().filter(|f| !page_constant(f)).collect();
+        if !slow.is_empty() {
+            let mut vars = base.clone();
+            if let Value::Object(map) = &mut vars {
+                map.insert("record".into(), record.clone());
+            }
+            let ctx = self.context(vars);
+            for field in slow {
+                let what = format!("streams.{}.add_fields.{}", def.name, field.path.join("."));
+                let value = self.templates.render_value(&field.value, &ctx, &what)?;
+                set_field(record, &field.path, value);
+            }
+        }
+        for pointer in &def.remove_fields {
+            remove_field(record, pointer);
+        }
+        Ok(())
     }
 
     /// Reads one unit: its pages in order, the next requested while this one decodes.
@@ -339,11 +586,13 @@ impl Reader {
         let name = def.name.as_str();
         let request = def.request_for(plan.incremental);
         let paginator = def.paginator_for(plan.incremental);
-        let path = record_path(&def.records.path);
+        let path = &plan.path;
         let sorted = def.incremental.as_ref().is_some_and(|i| i.sorted);
         let requery_after = def.incremental.as_ref().and_then(|i| i.requery_after);
+        let data_feed = plan.incremental && def.incremental.as_ref().is_some_and(|i| i.data_feed);
+        let reshaped = reshapes(def);
         let mut slice = unit.slice;
-        let mut base = self.unit_context(&plan, &unit.partition, slice);
+        let mut base = self.unit_context(&plan, &unit, slice);
         let mut state = PageState::First;
         let mut in_query = 0u64;
         let mut max_cursor: Option<Micros> = None;
@@ -357,13 +606,20 @@ impl Reader {
                 let page = task
                     .await
                     .map_err(|e| ConnectorError::Internal(format!("stream `{name}`: request task failed: {e}")))??;
-                let selected = select(&page.body, &path).map_err(|e| malformed(name, &page, &e))?;
+                let selected = select_path(&page.body, path).map_err(|e| malformed(name, &page, &e))?;
                 if !selected.found && !self.no_records_path(&plan, &page, &out).await {
                     return Ok(UnitDone { max_cursor });
                 }
                 let mut records = selected.records;
                 let count = records.len() as u64;
                 in_query += count;
+                // Newest first: a page ending at or before the saved cursor is the last one
+                // with anything new (Airbyte's `is_data_feed` stop condition).
+                let feed_ends = data_feed
+                    && match (unit.filter_at.or(unit.lower_bound), records.last()) {
+                        (Some(at), Some(raw)) => self.raw_cursor(&plan, raw).is_some_and(|c| c <= at),
+                        _ => false,
+                    };
                 if let Some(filter) = &def.records.filter {
                     records = self.filter_records(name, filter, &plan, &unit, records, &page)?;
                 }
@@ -371,16 +627,24 @@ impl Reader {
                     Some(raw) => Some(serde_json::from_slice(raw).map_err(|e| malformed(name, &page, &e.to_string()))?),
                     None => None,
                 };
-                let ctx = json!({ "response": selected.response, "headers": headers_json(&page), "last_record": last_record });
+                let response = page_response(paginator, &page, selected.response)?;
+                let ctx = json!({ "response": response, "headers": headers_json(&page), "last_record": last_record });
                 let mut next = self.next_page(def, paginator, &state, &ctx, &page, count as usize)?;
+                if feed_ends {
+                    next = None;
+                }
                 let added = self.added_fields(def, &base)?;
-                let start = page.body.as_ptr() as usize;
-                let extents: Vec<std::ops::Range<usize>> = records
-                    .iter()
-                    .map(|r| (r.as_ptr() as usize - start)..(r.as_ptr() as usize - start + r.len()))
-                    .collect();
+                let (body, extents) = if reshaped {
+                    self.reshaped_page(def, &records, &base, &page)?
+                } else {
+                    let start = page.body.as_ptr() as usize;
+                    let extents: Vec<std::ops::Range<usize>> = records
+                        .iter()
+                        .map(|r| (r.as_ptr() as usize - start)..(r.as_ptr() as usize - start + r.len()))
+                        .collect();
+                    (page.body.clone(), extents)
+                };
                 let decoder = plan.decoder.clone();
-                let body = page.body.clone();
                 decoding.push_back((
                     tokio::task::spawn_blocking(move || decoder.decode_extents(&body, &extents, &added)),
                     page.url.clone(),
@@ -390,13 +654,14 @@ impl Reader {
                 if let (Some(limit), Some(_), Some(current)) = (requery_after, next.as_ref(), slice)
                     && in_query + count > limit
                 {
-                    let (page_max, listening) = self.drain(&plan, &mut decoding, &out, 0, &mut max_cursor).await?;
+                    let (page_max, listening) =
+                        self.drain(&plan, &unit, &mut decoding, &out, 0, &mut max_cursor).await?;
                     if !listening {
                         return Ok(UnitDone { max_cursor });
                     }
                     if let Some(from) = page_max {
                         slice = Some(Slice { start: from, end: current.end });
-                        base = self.unit_context(&plan, &unit.partition, slice);
+                        base = self.unit_context(&plan, &unit, slice);
                         in_query = 0;
                         next = Some(PageState::First);
                     }
@@ -408,7 +673,7 @@ impl Reader {
                 }
             }
             let keep = if inflight.is_some() { DECODE_AHEAD } else { 0 };
-            if !self.drain(&plan, &mut decoding, &out, keep, &mut max_cursor).await?.1 {
+            if !self.drain(&plan, &unit, &mut decoding, &out, keep, &mut max_cursor).await?.1 {
                 return Ok(UnitDone { max_cursor });
             }
             let ordered_checkpoints = plan.incremental && sorted && unit.partition.is_none();
@@ -426,7 +691,7 @@ impl Reader {
         // A finished window is a checkpoint: everything up to its end has been read.
         if plan.incremental
             && unit.partition.is_none()
-            && def.incremental.as_ref().is_some_and(|i| i.step.is_some())
+            && def.incremental.as_ref().is_some_and(|i| i.step.is_some() || i.granularity.is_some())
             && let Some(s) = slice
         {
             let at = max_cursor.map_or(s.end, |m| m.max(s.end));
@@ -460,6 +725,7 @@ impl Reader {
     async fn drain(
         &self,
         plan: &StreamPlan,
+        unit: &Unit,
         decoding: &mut VecDeque<(tokio::task::JoinHandle<Result<RecordBatch, String>>, String)>,
         out: &mpsc::Sender<Message>,
         keep: usize,
@@ -473,7 +739,7 @@ impl Reader {
                 .await
                 .map_err(|e| ConnectorError::Internal(format!("stream `{name}`: a decoding task failed: {e}")))?
                 .map_err(|e| ConnectorError::Source(format!("stream `{name}`: page {url}: {e}")))?;
-            let (batch, page_max) = apply_cursor(plan, batch)?;
+            let (batch, page_max) = apply_cursor(plan, unit.filter_at, batch)?;
             *max_cursor = (*max_cursor).max(page_max);
             sent_max = sent_max.max(page_max);
             if batch.num_rows() > 0 && out.send(Message::Batch { stream: name.clone(), batch }).await.is_err() {
@@ -504,21 +770,59 @@ impl Reader {
         Ok(kept)
     }
 
+    /// The page-constant `add_fields` (see [`page_constant`]), rendered under `base`.
     fn added_fields(&self, def: &StreamDefinition, base: &Value) -> Result<BTreeMap<String, String>> {
         if def.add_fields.is_empty() {
             return Ok(BTreeMap::new());
         }
         let ctx = self.context(base.clone());
         def.add_fields
+            .0
             .iter()
-            .map(|(k, t)| {
-                Ok((k.clone(), self.templates.render(t, &ctx, &format!("streams.{}.add_fields.{k}", def.name))?))
+            .filter(|f| page_constant(f))
+            .map(|f| {
+                let k = &f.path[0];
+                let template = f.value.as_str().unwrap_or_default();
+                Ok((k.clone(), self.templates.render(template, &ctx, &format!("streams.{}.add_fields.{k}", def.name))?))
             })
             .collect()
     }
 
+    /// A page's records rewritten one by one (see [`Reader::reshape`]) into a new body,
+    /// with each record's extent in it.
+    fn reshaped_page(
+        &self,
+        def: &StreamDefinition,
+        records: &[&[u8]],
+        base: &Value,
+        page: &Page,
+    ) -> Result<(bytes::Bytes, Vec<std::ops::Range<usize>>)> {
+        let mut body = Vec::with_capacity(records.iter().map(|r| r.len()).sum::<usize>() + records.len());
+        let mut extents = Vec::with_capacity(records.len());
+        for raw in records {
+            let mut record: Value =
+                serde_json::from_slice(raw).map_err(|e| malformed(&def.name, page, &e.to_string()))?;
+            self.reshape(def, &mut record, base)?;
+            let start = body.len();
+            serde_json::to_writer(&mut body, &record).map_err(|e| ConnectorError::Internal(e.to_string()))?;
+            extents.push(start..body.len());
+            body.push(b'\n');
+        }
+        Ok((bytes::Bytes::from(body), extents))
+    }
+
+    /// The cursor of one raw record (for the data-feed stop), parsed with the stream's formats.
+    fn raw_cursor(&self, plan: &StreamPlan, raw: &[u8]) -> Option<Micros> {
+        let inc = plan.definition.incremental.as_ref()?;
+        let record: Value = serde_json::from_slice(raw).ok()?;
+        match record.get(&inc.cursor_field)? {
+            Value::String(text) => cursor::parse_text_any(text, &inc.formats, &inc.format),
+            other => cursor::parse(other, &inc.format),
+        }
+    }
+
     /// The template variables of a unit: `state`, `slice`, `partition`.
-    fn unit_context(&self, plan: &StreamPlan, partition: &Option<Value>, slice: Option<Slice>) -> Value {
+    fn unit_context(&self, plan: &StreamPlan, unit: &Unit, slice: Option<Slice>) -> Value {
         let format = plan
             .definition
             .incremental
@@ -526,7 +830,7 @@ impl Reader {
             .map(|i| i.request_format.clone().unwrap_or_else(|| i.format.clone()))
             .unwrap_or_default();
         let mut ctx = serde_json::Map::new();
-        if let Some(p) = partition {
+        if let Some(p) = &unit.partition {
             ctx.insert("partition".into(), p.clone());
         }
         if let Some(s) = slice {
@@ -535,10 +839,10 @@ impl Reader {
                 json!({ "start": cursor::format(s.start, &format), "end": cursor::format(s.end, &format) }),
             );
         } else {
-            ctx.insert("slice".into(), json!({ "end": cursor::format(plan.now, &format) }));
+            ctx.insert("slice".into(), json!({ "end": cursor::format(plan.end, &format) }));
         }
         if plan.incremental
-            && let Some(at) = plan.filter_at.or(plan.lower_bound)
+            && let Some(at) = unit.filter_at.or(unit.lower_bound)
         {
             ctx.insert("state".into(), json!({ "cursor": cursor::format(at, &format) }));
         }
@@ -571,6 +875,17 @@ impl Reader {
         if let (Value::Object(map), PageState::Token(token)) = (&mut vars, state) {
             map.insert("next_page_token".into(), Value::String(token.clone()));
         }
+        // Partition values a partition form injects into every request of the partition.
+        let injected: Vec<(&String, &Inject, Value)> = def
+            .partition
+            .0
+            .iter()
+            .filter_map(|form| {
+                let (field, inject) = (form.field.as_ref()?, form.inject.as_ref()?);
+                let value = base.get("partition")?.get(field)?.clone();
+                Some((field, inject, value))
+            })
+            .collect();
         let ctx = self.context(vars);
         let key = |k: &str| format!("streams.{}.request.{k}", def.name);
         let requester = &self.manifest.requester;
@@ -604,6 +919,11 @@ impl Reader {
                                     query.append_pair(name, &text);
                                 }
                             }
+                        }
+                    }
+                    for (_, inject, value) in &injected {
+                        if let Inject::Param(p) = inject {
+                            query.append_pair(p, &as_text(value));
                         }
                     }
                     match (paginator, state) {
@@ -644,6 +964,18 @@ impl Reader {
             Some(b) => Some(self.templates.render_value(b, &ctx, &key("body"))?),
             None => None,
         };
+        for (_, inject, value) in &injected {
+            match inject {
+                Inject::Header(h) => headers.push((h.clone(), as_text(value))),
+                Inject::Body(field) => match &mut body {
+                    Some(Value::Object(map)) => {
+                        map.insert(field.clone(), value.clone());
+                    }
+                    _ => body = Some(json!({ field.clone(): value })),
+                },
+                Inject::Param(_) => {}
+            }
+        }
         if let (Some(Paginator::Cursor { inject, .. }), PageState::Token(t)) = (paginator, state) {
             match inject {
                 Inject::Body(field) => {
@@ -687,7 +1019,7 @@ impl Reader {
                 let token = self.templates.render(token, &ctx, &format!("{key}.token"))?;
                 (!is_empty_token(&token)).then_some(PageState::Token(token))
             }
-            Paginator::NextUrl { url, stop } => {
+            Paginator::NextUrl { url, stop, .. } => {
                 if stopped(stop)? {
                     return Ok(None);
                 }
@@ -712,21 +1044,20 @@ impl Reader {
         })
     }
 
-    /// Fetches the first page of a stream (for `check` and schema inference).
+    /// Fetches the first page of a stream (for `check` and schema inference), with its
+    /// transformations.
     pub async fn first_page_records(self: &Arc<Self>, def: &StreamDefinition) -> Result<Vec<Value>> {
-        let partition = match &def.partition {
-            Some(p) => self.parent_records(&p.stream).await?.into_iter().next(),
-            None => None,
-        };
+        let partition = if def.partition.is_some() { self.partitions(def).await?.into_iter().next() } else { None };
         let mut base = serde_json::Map::new();
-        if let Some(p) = &partition {
-            base.insert("partition".into(), p.clone());
+        if let Some(p) = partition {
+            base.insert("partition".into(), Value::Object(p.vars));
         }
         let base = Value::Object(base);
+        let path = RecordPath::parse(&def.records.path)
+            .map_err(|e| ConnectorError::Source(format!("stream `{}`: records.path {e}", def.name)))?;
         let request = self.prepare(def, &def.request, def.paginator.as_ref(), &PageState::First, &base, None)?;
         let page = self.http.send(&request).await?;
-        let selected =
-            select(&page.body, &record_path(&def.records.path)).map_err(|e| malformed(&def.name, &page, &e))?;
+        let selected = select_path(&page.body, &path).map_err(|e| malformed(&def.name, &page, &e))?;
         let added = self.added_fields(def, &base)?;
         selected
             .records
@@ -734,6 +1065,7 @@ impl Reader {
             .map(|raw| {
                 let mut record: Value =
                     serde_json::from_slice(raw).map_err(|e| malformed(&def.name, &page, &e.to_string()))?;
+                self.reshape(def, &mut record, &base)?;
                 if let Value::Object(map) = &mut record {
                     for (k, v) in &added {
                         map.insert(k.clone(), Value::String(v.clone()));
@@ -771,28 +1103,33 @@ fn spawn_send(http: &Arc<Http>, request: PreparedRequest) -> tokio::task::JoinHa
     tokio::spawn(async move { http.send(&request).await })
 }
 
-/// Drops records at or before the client-side filter and finds the page's largest cursor.
-fn apply_cursor(plan: &StreamPlan, batch: RecordBatch) -> Result<(RecordBatch, Option<Micros>)> {
+/// Drops records at or before the client-side filter (and after the configured end) and
+/// finds the page's largest cursor.
+fn apply_cursor(
+    plan: &StreamPlan,
+    filter_at: Option<Micros>,
+    batch: RecordBatch,
+) -> Result<(RecordBatch, Option<Micros>)> {
     let (Some(index), Some(inc)) = (plan.cursor_column, plan.definition.incremental.as_ref()) else {
         return Ok((batch, None));
     };
     if batch.num_rows() == 0 {
         return Ok((batch, None));
     }
-    let values = cursor_values(batch.column(index), &inc.format)?;
-    let batch = match plan.filter_at {
-        Some(at) => {
-            let keep: BooleanArray = values.iter().map(|v| Some(v.is_none_or(|v| v > at))).collect();
-            if keep.true_count() == batch.num_rows() { batch } else { filter_record_batch(&batch, &keep)? }
-        }
-        None => batch,
+    let values = cursor_values(batch.column(index), &inc.formats, &inc.format)?;
+    let kept = |v: Micros| filter_at.is_none_or(|at| v > at) && plan.until.is_none_or(|until| v <= until);
+    let batch = if filter_at.is_some() || plan.until.is_some() {
+        let keep: BooleanArray = values.iter().map(|v| Some(v.is_none_or(kept))).collect();
+        if keep.true_count() == batch.num_rows() { batch } else { filter_record_batch(&batch, &keep)? }
+    } else {
+        batch
     };
-    let max = values.iter().flatten().copied().filter(|v| plan.filter_at.is_none_or(|at| *v > at)).max();
+    let max = values.iter().flatten().copied().filter(|v| kept(*v)).max();
     Ok((batch, max))
 }
 
 /// A cursor column as microseconds, whatever its type.
-fn cursor_values(column: &ArrayRef, format: &CursorFormat) -> Result<Vec<Option<Micros>>> {
+fn cursor_values(column: &ArrayRef, formats: &[CursorFormat], format: &CursorFormat) -> Result<Vec<Option<Micros>>> {
     Ok(match column.data_type() {
         DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64 => {
             let micros = cast(column, &DataType::Timestamp(TimeUnit::Microsecond, None))?;
@@ -800,7 +1137,7 @@ fn cursor_values(column: &ArrayRef, format: &CursorFormat) -> Result<Vec<Option<
         }
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
             let text = cast(column, &DataType::Utf8)?;
-            text.as_string::<i32>().iter().map(|v| v.and_then(|t| cursor::parse_text(t, format))).collect()
+            text.as_string::<i32>().iter().map(|v| v.and_then(|t| cursor::parse_text_any(t, formats, format))).collect()
         }
         t if t.is_numeric() => {
             let numbers = cast(column, &DataType::Float64)?;
@@ -822,24 +1159,72 @@ fn state_message(stream: &str, at: Micros) -> Message {
     Message::State { stream: stream.to_string(), state: json!({ "cursor": cursor::rfc3339(at) }) }
 }
 
-fn saved_cursor(saved: Option<&Value>) -> Option<Micros> {
-    saved.and_then(|s| s.get("cursor")).and_then(|c| cursor::parse(c, &CursorFormat::Rfc3339))
-}
-
-fn parse_saved(stream: &str, saved: Option<&Value>) -> Result<Option<Micros>> {
-    let Some(saved) = saved else { return Ok(None) };
-    match saved_cursor(Some(saved)) {
-        Some(at) => Ok(Some(at)),
-        None => Err(ConnectorError::InvalidState {
-            stream: stream.to_string(),
-            state: saved.to_string(),
-            reason: "expected {\"cursor\": \"<RFC 3339 time>\"}".into(),
-        }),
+/// The state of a partitioned stream: each partition's cursor under its key, and the
+/// newest of them as `cursor`.
+fn partitioned_state(partitions: &BTreeMap<String, (Value, Micros)>, newest: Option<Micros>) -> Value {
+    let list: Vec<Value> =
+        partitions.values().map(|(key, at)| json!({ "partition": key, "cursor": cursor::rfc3339(*at) })).collect();
+    let mut state = json!({ "partitions": list });
+    if let Some(at) = newest {
+        state["cursor"] = Value::String(cursor::rfc3339(at));
     }
+    state
 }
 
-fn record_path(path: &str) -> Vec<&str> {
-    path.split('.').filter(|p| !p.is_empty()).collect()
+/// Reads a saved state: `{"cursor": T}` (a stream, or every partition of a stream saved
+/// before per-partition state) or `{"partitions": [{"partition": {...}, "cursor": T}],
+/// "cursor": T}`.
+fn parse_saved(stream: &str, saved: Option<&Value>) -> Result<Saved> {
+    let Some(saved) = saved else { return Ok(Saved::default()) };
+    let invalid = |reason: &str| ConnectorError::InvalidState {
+        stream: stream.to_string(),
+        state: saved.to_string(),
+        reason: reason.into(),
+    };
+    let at = |value: &Value| cursor::parse(value, &CursorFormat::Rfc3339);
+    let cursor = saved.get("cursor").and_then(at);
+    let partitions = match saved.get("partitions") {
+        None => None,
+        Some(Value::Array(items)) => Some(
+            items
+                .iter()
+                .map(|item| {
+                    let key = item.get("partition").filter(|k| k.is_object());
+                    match (key, item.get("cursor").and_then(at)) {
+                        (Some(key), Some(at)) => Ok((key.to_string(), (key.clone(), at))),
+                        _ => Err(invalid(
+                            "each of `partitions` is {\"partition\": {...}, \"cursor\": \"<RFC 3339 time>\"}",
+                        )),
+                    }
+                })
+                .collect::<Result<BTreeMap<_, _>>>()?,
+        ),
+        Some(_) => return Err(invalid("`partitions` is a list")),
+    };
+    if cursor.is_none() && partitions.is_none() {
+        return Err(invalid("expected {\"cursor\": \"<RFC 3339 time>\"}"));
+    }
+    Ok(Saved { cursor, partitions })
+}
+
+/// The `response` a paginator's templates see: the body without the records, or with
+/// `full_response` the whole body.
+fn page_response(paginator: Option<&Paginator>, page: &Page, without_records: Value) -> Result<Value> {
+    let full = matches!(
+        paginator,
+        Some(
+            Paginator::Cursor { full_response: true, .. }
+                | Paginator::NextUrl { full_response: true, .. }
+                | Paginator::PageNumber { full_response: true, .. }
+                | Paginator::Offset { full_response: true, .. }
+        )
+    );
+    if !full || page.body.is_empty() {
+        return Ok(without_records);
+    }
+    serde_json::from_slice(&page.body).map_err(|e| {
+        ConnectorError::Source(format!("the page {} is not JSON: {e}; it starts: {}", page.url, snippet(&page.body)))
+    })
 }
 
 fn headers_json(page: &Page) -> Value {

@@ -43,6 +43,250 @@ pub fn select<'a>(body: &'a [u8], path: &[&str]) -> Result<Selected<'a>, String>
     Ok(Selected { response, records, found })
 }
 
+/// One segment of a record path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    /// A key of an object.
+    Key(String),
+    /// `*`: every element of a list, every value of an object.
+    Any,
+}
+
+/// A parsed `records.path`: dot-separated segments, `*` for any element or value, a
+/// segment holding a dot written in double quotes (`data."x.y".items`; `"*"` is the key
+/// `*` itself).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordPath(pub Vec<Segment>);
+
+impl RecordPath {
+    /// Parses a path, or says what is wrong with it (an unclosed quote).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut segments = Vec::new();
+        let mut chars = text.chars().peekable();
+        let mut current = String::new();
+        let mut quoted = false;
+        let push = |current: &mut String, quoted: &mut bool, segments: &mut Vec<Segment>| {
+            if *quoted {
+                segments.push(Segment::Key(std::mem::take(current)));
+            } else if current == "*" {
+                segments.push(Segment::Any);
+                current.clear();
+            } else if !current.is_empty() {
+                segments.push(Segment::Key(std::mem::take(current)));
+            }
+            *quoted = false;
+        };
+        while let Some(c) = chars.next() {
+            match c {
+                '"' if current.is_empty() && !quoted => {
+                    quoted = true;
+                    loop {
+                        match chars.next() {
+                            Some('"') => break,
+                            Some('\\') => match chars.next() {
+                                Some(escaped) => current.push(escaped),
+                                None => return Err(format!("`{text}`: the path ends inside a quoted segment")),
+                            },
+                            Some(other) => current.push(other),
+                            None => return Err(format!("`{text}`: a quoted segment is not closed")),
+                        }
+                    }
+                    if chars.peek().is_some_and(|c| *c != '.') {
+                        return Err(format!("`{text}`: a quoted segment must be followed by `.` or end the path"));
+                    }
+                }
+                '.' => push(&mut current, &mut quoted, &mut segments),
+                other => current.push(other),
+            }
+        }
+        push(&mut current, &mut quoted, &mut segments);
+        Ok(RecordPath(segments))
+    }
+
+    /// The keys of a path without wildcards (the scanner's fast path), or `None`.
+    pub fn plain(&self) -> Option<Vec<&str>> {
+        self.0
+            .iter()
+            .map(|s| match s {
+                Segment::Key(k) => Some(k.as_str()),
+                Segment::Any => None,
+            })
+            .collect()
+    }
+}
+
+/// Selects the records of a body along a path: the bit-mask scanner's fast path for plain
+/// paths, a walk for paths with `*` (whose `response` is then the whole body, as Airbyte's
+/// extractor leaves it).
+pub fn select_path<'a>(body: &'a [u8], path: &RecordPath) -> Result<Selected<'a>, String> {
+    if let Some(plain) = path.plain() {
+        return select(body, &plain);
+    }
+    let mut scanner = Scanner { text: body, at: 0 };
+    scanner.whitespace();
+    let mut records = Vec::new();
+    let mut found = false;
+    wild(&mut scanner, &path.0, &mut records, &mut found)?;
+    scanner.whitespace();
+    if scanner.at < body.len() {
+        return Err(format!("malformed JSON: unexpected `{}` after the document", short(&body[scanner.at..])));
+    }
+    let response = serde_json::from_slice(body).map_err(describe_json_error)?;
+    Ok(Selected { response, records, found })
+}
+
+/// Walks the value the scanner is at along a path with wildcards (and moves past it): every
+/// match is a record (a list matched gives its elements).
+fn wild<'a>(
+    scanner: &mut Scanner<'a>,
+    path: &[Segment],
+    records: &mut Vec<&'a [u8]>,
+    found: &mut bool,
+) -> Result<(), String> {
+    let text = scanner.text;
+    let start = scanner.at;
+    let Some((head, rest)) = path.split_first() else {
+        *found = true;
+        return match scanner.bytes().get(start) {
+            Some(b'[') => {
+                scanner.at += 1;
+                scanner.elements(|element| {
+                    if element != b"null" {
+                        records.push(element)
+                    }
+                })
+            }
+            Some(b'n') => scanner.value_end().map(|_| ()),
+            Some(b'{') => {
+                let end = scanner.value_end()?;
+                records.push(&text[start..end]);
+                Ok(())
+            }
+            Some(_) => {
+                let end = scanner.value_end().unwrap_or(text.len());
+                Err(format!("expected an array of records or one record, found `{}`", short(&text[start..end])))
+            }
+            None => Err(scanner.truncated()),
+        };
+    };
+    match (scanner.bytes().get(start), head) {
+        (Some(b'{'), _) => {
+            scanner.at += 1;
+            let mut first = true;
+            while let Some(raw_key) = scanner.next_member(&mut first)? {
+                let matches = match head {
+                    Segment::Any => true,
+                    Segment::Key(wanted) => {
+                        let key: std::borrow::Cow<str> = if raw_key.contains(&b'\\') {
+                            serde_json::from_slice::<String>(raw_key).map_err(describe_json_error)?.into()
+                        } else {
+                            String::from_utf8_lossy(&raw_key[1..raw_key.len() - 1])
+                        };
+                        key == wanted.as_str()
+                    }
+                };
+                if matches {
+                    wild(scanner, rest, records, found)?;
+                } else {
+                    scanner.value_end()?;
+                }
+            }
+            Ok(())
+        }
+        (Some(b'['), Segment::Any) => {
+            scanner.at += 1;
+            scanner.whitespace();
+            if scanner.bytes().get(scanner.at) == Some(&b']') {
+                scanner.at += 1;
+                return Ok(());
+            }
+            loop {
+                scanner.whitespace();
+                wild(scanner, rest, records, found)?;
+                scanner.whitespace();
+                match scanner.bytes().get(scanner.at) {
+                    Some(b',') => scanner.at += 1,
+                    Some(b']') => {
+                        scanner.at += 1;
+                        return Ok(());
+                    }
+                    Some(b) => {
+                        return Err(format!(
+                            "malformed JSON at byte {}: expected `,` or `]`, found `{}`",
+                            scanner.at, *b as char
+                        ));
+                    }
+                    None => return Err(scanner.truncated()),
+                }
+            }
+        }
+        (None, _) => Err(scanner.truncated()),
+        // A value the path cannot go into (a scalar, a list under a key): no match.
+        _ => scanner.value_end().map(|_| ()),
+    }
+}
+
+/// Removes the field a pointer names from a record (`*` matches every key or element);
+/// a pointer that names nothing changes nothing.
+pub fn remove_field(value: &mut Value, pointer: &[String]) {
+    let Some((head, rest)) = pointer.split_first() else { return };
+    match value {
+        Value::Object(map) => {
+            if head == "*" {
+                if rest.is_empty() {
+                    map.clear();
+                } else {
+                    map.values_mut().for_each(|v| remove_field(v, rest));
+                }
+            } else if rest.is_empty() {
+                map.remove(head);
+            } else if let Some(inner) = map.get_mut(head) {
+                remove_field(inner, rest);
+            }
+        }
+        Value::Array(items) => {
+            if head == "*" {
+                if rest.is_empty() {
+                    items.clear();
+                } else {
+                    items.iter_mut().for_each(|v| remove_field(v, rest));
+                }
+            } else if let Ok(i) = head.parse::<usize>()
+                && i < items.len()
+            {
+                // As Airbyte's dpath: a removed element of a list leaves a null, keeping
+                // the other elements' positions.
+                if rest.is_empty() {
+                    items[i] = Value::Null;
+                } else {
+                    remove_field(&mut items[i], rest);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Sets a (nested) field of a record, creating the objects on the way (as Airbyte's
+/// AddFields); a non-object on the way is replaced by one.
+pub fn set_field(record: &mut Value, path: &[String], value: Value) {
+    let Some((last, parents)) = path.split_last() else { return };
+    let mut at = record;
+    for key in parents {
+        if !at.is_object() {
+            *at = Value::Object(serde_json::Map::new());
+        }
+        let Value::Object(map) = at else { return };
+        at = map.entry(key.clone()).or_insert_with(|| Value::Object(serde_json::Map::new()));
+    }
+    if !at.is_object() {
+        *at = Value::Object(serde_json::Map::new());
+    }
+    if let Value::Object(map) = at {
+        map.insert(last.clone(), value);
+    }
+}
+
 /// Splits the value the scanner is at (and moves past it): the records at `path` go to
 /// `records` (and `found` is set), the rest is returned.
 fn split<'a>(
@@ -503,6 +747,61 @@ mod tests {
         assert!(!s.found, "a missing inner key");
         let s = select(br#"{"results":null}"#, &["results"]).unwrap();
         assert!(s.found && s.records.is_empty(), "null is an empty list the API did send");
+    }
+
+    #[test]
+    fn paths_parse_with_wildcards_and_quotes() {
+        let p = RecordPath::parse(r#"data.*."x.y".items"#).unwrap();
+        assert_eq!(
+            p.0,
+            [Segment::Key("data".into()), Segment::Any, Segment::Key("x.y".into()), Segment::Key("items".into())]
+        );
+        assert!(p.plain().is_none());
+        assert_eq!(RecordPath::parse("results").unwrap().plain().unwrap(), ["results"]);
+        assert_eq!(RecordPath::parse("").unwrap().0, []);
+        assert_eq!(RecordPath::parse(r#""*""#).unwrap().0, [Segment::Key("*".into())]);
+        assert!(RecordPath::parse(r#"a."b"#).is_err());
+        assert!(RecordPath::parse(r#"a."b"c"#).is_err());
+    }
+
+    #[test]
+    fn wildcards_select_every_element_and_value() {
+        let body = br#"{"data":[{"rows":[{"id":1},{"id":2}]},{"rows":[{"id":3}]},{"other":1}],"next":"n"}"#;
+        let s = select_path(body, &RecordPath::parse("data.*.rows").unwrap()).unwrap();
+        assert_eq!(s.records, [&br#"{"id":1}"#[..], br#"{"id":2}"#, br#"{"id":3}"#]);
+        assert_eq!(s.response["next"], "n");
+        assert_eq!(s.response["data"][0]["rows"][0]["id"], 1, "the response is the whole body");
+
+        let body = br#"{"forms":{"a":{"id":"a"},"b":{"id":"b"},"c":null}}"#;
+        let s = select_path(body, &RecordPath::parse("forms.*").unwrap()).unwrap();
+        assert_eq!(s.records, [&br#"{"id":"a"}"#[..], br#"{"id":"b"}"#]);
+        assert!(s.found);
+
+        let body = br#"{"x.y":[{"k":{"v":1}},{"k":{"v":2}}]}"#;
+        let s = select_path(body, &RecordPath::parse(r#""x.y".*.k"#).unwrap()).unwrap();
+        assert_eq!(s.records, [&br#"{"v":1}"#[..], br#"{"v":2}"#]);
+        let s = select_path(br#"{"x.y":[]}"#, &RecordPath::parse(r#""x.y""#).unwrap()).unwrap();
+        assert!(s.found && s.records.is_empty());
+        let s = select_path(br#"{"data":[]}"#, &RecordPath::parse("data.*.rows").unwrap()).unwrap();
+        assert!(!s.found && s.records.is_empty());
+        let err = select_path(br#"{"data":[{"rows":[1,"#, &RecordPath::parse("data.*.rows").unwrap()).unwrap_err();
+        assert!(err.contains("truncated"), "{err}");
+    }
+
+    #[test]
+    fn fields_are_removed_and_set_along_pointers() {
+        let mut r = serde_json::json!({"a": 1, "b": {"c": 2, "d": 3}, "l": [{"t": 1, "u": 2}, {"t": 3}]});
+        remove_field(&mut r, &["a".into()]);
+        remove_field(&mut r, &["b".into(), "c".into()]);
+        remove_field(&mut r, &["l".into(), "*".into(), "t".into()]);
+        remove_field(&mut r, &["missing".into(), "x".into()]);
+        assert_eq!(r, serde_json::json!({"b": {"d": 3}, "l": [{"u": 2}, {}]}));
+        remove_field(&mut r, &["l".into(), "0".into()]);
+        assert_eq!(r["l"], serde_json::json!([null, {}]));
+        set_field(&mut r, &["meta".into(), "form".into()], serde_json::json!("f1"));
+        set_field(&mut r, &["b".into(), "d".into()], serde_json::json!(4));
+        assert_eq!(r["meta"], serde_json::json!({"form": "f1"}));
+        assert_eq!(r["b"]["d"], 4);
     }
 
     #[test]
