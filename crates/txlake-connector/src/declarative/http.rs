@@ -1,6 +1,8 @@
 //! The HTTP side of a declarative connector: authentication (API key, bearer, basic, OAuth 2
-//! refresh token), a request-rate ceiling, retries of 429/5xx/transport failures with
-//! `Retry-After` or exponential backoff with jitter under a per-read budget, the
+//! refresh token or client credentials, a session token from a login request), a
+//! request-rate ceiling, retries of 429/5xx/transport failures with `Retry-After`, the
+//! manifest's backoff strategies or exponential backoff with jitter under a per-read budget,
+//! response rules (ignore / retry / fail / rate limited, Airbyte's `HttpResponseFilter`), the
 //! manifest's rules for errors that arrive as 200, and the request quotas an API reports in
 //! headers (a daily budget: reported at the end of a read, and a 429 once it is spent fails
 //! at once instead of waiting hours).
@@ -14,7 +16,9 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
-use super::manifest::{Auth, ErrorKind, ErrorRule, Method, Quota, Retry};
+use super::manifest::{
+    Auth, Backoff, ErrorKind, ErrorRule, GrantType, LoginRequest, Method, Quota, ResponseAction, ResponseRule, Retry,
+};
 use super::template::{Templates, context};
 use crate::error::ConnectorError;
 
@@ -29,6 +33,10 @@ pub struct PreparedRequest {
     pub headers: Vec<(String, String)>,
     /// The JSON body, if any.
     pub body: Option<Value>,
+    /// A form body (`application/x-www-form-urlencoded`), sent instead of `body`.
+    pub form: Option<Vec<(String, String)>>,
+    /// The stream's own response rules, tried before the requester's.
+    pub responses: Vec<ResponseRule>,
 }
 
 /// A successful response.
@@ -40,6 +48,9 @@ pub struct Page {
     pub headers: HeaderMap,
     /// The body.
     pub body: Bytes,
+    /// A response rule said `ignore`: the page gives no records and is the last of its
+    /// page loop (the body is empty).
+    pub ignored: bool,
 }
 
 /// Authentication with its templates rendered against the connection's config.
@@ -48,12 +59,68 @@ enum Credentials {
     None,
     Header(HeaderName, HeaderValue),
     Param(String, String),
+    /// A token fetched from the API (OAuth 2, a login), cached until it expires.
+    Token(Box<TokenSource>),
+}
+
+/// Where a fetched token comes from and how it is sent.
+#[derive(Debug)]
+struct TokenSource {
+    kind: TokenKind,
+    /// The token and when it is due for renewal (`None`: never).
+    cached: Mutex<Option<(String, Option<Instant>)>>,
+}
+
+#[derive(Debug)]
+enum TokenKind {
     Oauth2 {
         token_url: String,
         form: Vec<(String, String)>,
         default_lifetime: Duration,
-        token: Mutex<Option<(String, Instant)>>,
+        token_path: String,
+        expires_in_path: String,
     },
+    Session {
+        login: Login,
+        token_path: String,
+        lifetime: Option<Duration>,
+        inject: SessionInject,
+    },
+}
+
+/// A session login request, rendered (its URL is joined onto the base URL when sent).
+#[derive(Debug)]
+struct Login {
+    method: Method,
+    url: String,
+    params: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+    body: Option<Value>,
+    form: Option<Vec<(String, String)>>,
+}
+
+/// Where a session token goes.
+#[derive(Debug)]
+enum SessionInject {
+    Header(HeaderName, String),
+    Param(String),
+}
+
+/// A backoff strategy with its pattern compiled.
+#[derive(Debug)]
+enum Strategy {
+    Exponential(f64),
+    Constant(f64),
+    Header { header: String, regex: Option<regex::Regex>, max_wait: Option<f64> },
+    UntilHeader { header: String, regex: Option<regex::Regex>, min_wait: Option<f64>, max_wait: Option<f64> },
+}
+
+/// How a response rule decided.
+#[derive(Debug, PartialEq)]
+enum Verdict {
+    Ignore(String),
+    Retry(String),
+    Fail(String),
 }
 
 /// Sends requests for one connector and one configuration.
@@ -62,6 +129,13 @@ pub struct Http {
     client: reqwest::Client,
     credentials: Credentials,
     retry: Retry,
+    strategies: Vec<Strategy>,
+    responses: Vec<ResponseRule>,
+    /// The manifest's base URL and the one in use (`config.base_url`): a login URL under
+    /// the first is moved under the second, a relative one joined onto it.
+    base_urls: Option<(String, String)>,
+    /// Tests: waits are recorded here instead of slept.
+    recorded_waits: Option<std::sync::Mutex<Vec<Duration>>>,
     retries_used: AtomicU32,
     interval: Option<Duration>,
     next_slot: Mutex<Instant>,
@@ -127,7 +201,7 @@ impl Http {
             other => other,
         };
         let credentials = match auth {
-            None => Credentials::None,
+            None | Some(Auth::None) => Credentials::None,
             Some(Auth::Select { .. }) => {
                 return Err(ConnectorError::Internal("requester.auth: a `select` option is itself `select`".into()));
             }
@@ -157,28 +231,65 @@ impl Http {
                 Credentials::Header(reqwest::header::AUTHORIZATION, secret_header(&format!("Basic {encoded}"))?)
             }
             Some(Auth::Oauth2 {
+                grant_type,
                 token_url,
                 client_id,
                 client_secret,
                 refresh_token,
                 scopes,
                 default_expires_in_secs,
+                token_path,
+                expires_in_path,
+                body,
             }) => {
                 let mut form = vec![
-                    ("grant_type".to_string(), "refresh_token".to_string()),
+                    (
+                        "grant_type".to_string(),
+                        match grant_type {
+                            GrantType::RefreshToken => "refresh_token",
+                            GrantType::ClientCredentials => "client_credentials",
+                        }
+                        .to_string(),
+                    ),
                     ("client_id".to_string(), render(client_id, "client_id")?),
                     ("client_secret".to_string(), render(client_secret, "client_secret")?),
-                    ("refresh_token".to_string(), render(refresh_token, "refresh_token")?),
                 ];
+                if *grant_type == GrantType::RefreshToken {
+                    form.push(("refresh_token".to_string(), render(refresh_token, "refresh_token")?));
+                }
                 if !scopes.is_empty() {
                     form.push(("scope".to_string(), scopes.join(" ")));
                 }
-                Credentials::Oauth2 {
+                // Extra fields never replace the standard ones (as in Airbyte's refresh body).
+                for (key, pair) in form_pairs(body, &templates, &ctx, "requester.auth.body")? {
+                    if !form.iter().any(|(k, _)| *k == key) {
+                        form.push((key, pair));
+                    }
+                }
+                token_source(TokenKind::Oauth2 {
                     token_url: render(token_url, "token_url")?,
                     form,
                     default_lifetime: Duration::from_secs(*default_expires_in_secs),
-                    token: Mutex::new(None),
-                }
+                    token_path: token_path.clone().unwrap_or_else(|| "access_token".into()),
+                    expires_in_path: expires_in_path.clone().unwrap_or_else(|| "expires_in".into()),
+                })
+            }
+            Some(Auth::SessionToken { login, token_path, expires_in, inject }) => {
+                let inject = match (&inject.header, &inject.param) {
+                    (Some(h), _) => SessionInject::Header(header_name(h)?, inject.prefix.clone().unwrap_or_default()),
+                    (None, Some(p)) => SessionInject::Param(p.clone()),
+                    (None, None) => {
+                        return Err(ConnectorError::Internal(
+                            "requester.auth.inject (session_token) needs `header` or `param`".into(),
+                        ));
+                    }
+                };
+                token_source(TokenKind::Session {
+                    login: render_login(login, &templates, &ctx)?,
+                    token_path: token_path.clone(),
+                    lifetime: *expires_in,
+                    inject,
+                })
             }
         };
         let client = reqwest::Client::builder()
@@ -186,10 +297,22 @@ impl Http {
             .user_agent(concat!("txlake/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ConnectorError::Internal(format!("cannot build the HTTP client: {e}")))?;
+        let strategies = retry
+            .backoff
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                compile_backoff(b).map_err(|e| ConnectorError::Internal(format!("requester.retry.backoff[{i}]: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Self {
             client,
             credentials,
             retry,
+            strategies,
+            responses: Vec::new(),
+            base_urls: None,
+            recorded_waits: None,
             retries_used: AtomicU32::new(0),
             interval: requests_per_second.filter(|r| *r > 0.0).map(|r| Duration::from_secs_f64(1.0 / r)),
             next_slot: Mutex::new(Instant::now()),
@@ -199,6 +322,20 @@ impl Http {
             readings: std::sync::Mutex::new(vec![None; quotas.len()]),
             quotas,
         })
+    }
+
+    /// The requester's response rules (tried after a stream's own).
+    pub fn with_responses(mut self, rules: Vec<ResponseRule>) -> Self {
+        self.responses = rules;
+        self
+    }
+
+    /// The manifest's base URL and the one in use: a session login's URL is relative to
+    /// the second, or under the first and then moved under the second (a test server, a
+    /// proxy named by `config.base_url` receives the login too).
+    pub fn with_base_urls(mut self, manifest: String, in_use: String) -> Self {
+        self.base_urls = Some((manifest, in_use));
+        self
     }
 
     /// The last reading of every quota the API reported, with its definition.
@@ -235,18 +372,19 @@ impl Http {
         self.retries_used.load(Ordering::Relaxed)
     }
 
-    /// Sends a request, retrying what is transient, and returns the successful response.
+    /// Sends a request, retrying what is transient, and returns the successful response
+    /// (or an ignored one, `Page::ignored`).
     pub async fn send(&self, request: &PreparedRequest) -> Result<Page, ConnectorError> {
         let shown_url = self.masked(&request.url);
         let mut attempt = 1u32;
-        let mut refreshed = false;
+        let mut renewed = false;
         loop {
             self.wait_for_slot().await;
-            let bearer = match &self.credentials {
-                Credentials::Oauth2 { .. } => Some(self.access_token().await?),
+            let token = match &self.credentials {
+                Credentials::Token(source) => Some(self.token(source, None).await?),
                 _ => None,
             };
-            let outcome = self.attempt(request, bearer.as_deref()).await;
+            let outcome = self.attempt(request, token.as_deref()).await;
             let failure = match outcome {
                 Ok(response) => {
                     let status = response.status();
@@ -260,25 +398,56 @@ impl Http {
                     let body = match response.bytes().await {
                         Ok(b) => b,
                         Err(e) => {
-                            self.backoff(&shown_url, attempt, None, &format!("the body broke off: {e}")).await?;
+                            self.backoff(&shown_url, attempt, None, None, &format!("the body broke off: {e}")).await?;
                             attempt += 1;
                             continue;
                         }
                     };
+                    let verdict = if request.responses.is_empty() && self.responses.is_empty() {
+                        None
+                    } else {
+                        self.judge(&request.responses, status.as_u16(), &headers, &body, &request.url)?
+                    };
+                    match verdict {
+                        Some(Verdict::Ignore(message)) => {
+                            tracing::info!(url = shown_url, status = status.as_u16(), "response ignored: {message}");
+                            return Ok(Page { url: shown_url, headers, body: Bytes::new(), ignored: true });
+                        }
+                        Some(Verdict::Fail(message)) => {
+                            return Err(ConnectorError::Source(format!(
+                                "{status} from {} {shown_url}: {message}",
+                                method_name(request.method)
+                            )));
+                        }
+                        Some(Verdict::Retry(message)) => {
+                            let retry_after = retry_after(&headers);
+                            self.backoff(
+                                &shown_url,
+                                attempt,
+                                retry_after,
+                                Some(&headers),
+                                &format!("{status}: {message}"),
+                            )
+                            .await?;
+                            attempt += 1;
+                            continue;
+                        }
+                        None => {}
+                    }
                     if status.is_success() {
                         match self.apply_rules(status.as_u16(), &body, &shown_url)? {
-                            None => return Ok(Page { url: shown_url, headers, body }),
-                            Some(message) => (None, message),
+                            None => return Ok(Page { url: shown_url, headers, body, ignored: false }),
+                            Some(message) => (None, Some(headers), message),
                         }
-                    } else if status.as_u16() == 401
-                        && matches!(self.credentials, Credentials::Oauth2 { .. })
-                        && !refreshed
-                    {
-                        refreshed = true;
-                        self.refresh_token().await?;
+                    } else if status.as_u16() == 401 && matches!(self.credentials, Credentials::Token(_)) && !renewed {
+                        // Once per request: the token may have expired early or been revoked.
+                        renewed = true;
+                        if let Credentials::Token(source) = &self.credentials {
+                            self.token(source, token.as_deref()).await?;
+                        }
                         continue;
                     } else if self.retry.statuses.contains(&status.as_u16()) {
-                        (retry_after(&headers), format!("{status}: {}", snippet(&body)))
+                        (retry_after(&headers), Some(headers), format!("{status}: {}", snippet(&body)))
                     } else if status.as_u16() == 401 || status.as_u16() == 403 {
                         return Err(ConnectorError::Auth(format!(
                             "{status} from {} {shown_url}: {}; check the credentials in the connection's config",
@@ -293,10 +462,10 @@ impl Http {
                         )));
                     }
                 }
-                Err(e) => (None, transport_error(&e)),
+                Err(e) => (None, None, transport_error(&e)),
             };
-            let (retry_after, message) = failure;
-            self.backoff(&shown_url, attempt, retry_after, &message).await?;
+            let (retry_after, headers, message) = failure;
+            self.backoff(&shown_url, attempt, retry_after, headers.as_ref(), &message).await?;
             attempt += 1;
         }
     }
@@ -304,11 +473,21 @@ impl Http {
     async fn attempt(
         &self,
         request: &PreparedRequest,
-        bearer: Option<&str>,
+        token: Option<&str>,
     ) -> Result<reqwest::Response, reqwest::Error> {
         let mut url = request.url.clone();
         if let Credentials::Param(name, value) = &self.credentials {
             url.query_pairs_mut().append_pair(name, value);
+        }
+        let session = match &self.credentials {
+            Credentials::Token(source) => match &source.kind {
+                TokenKind::Session { inject, .. } => Some(inject),
+                TokenKind::Oauth2 { .. } => None,
+            },
+            _ => None,
+        };
+        if let (Some(SessionInject::Param(name)), Some(token)) = (session, token) {
+            url.query_pairs_mut().append_pair(name, token);
         }
         let mut builder = match request.method {
             Method::Get => self.client.get(url),
@@ -320,10 +499,21 @@ impl Http {
         if let Credentials::Header(name, value) = &self.credentials {
             builder = builder.header(name, value);
         }
-        if let Some(token) = bearer {
-            builder = builder.bearer_auth(token);
+        if let Some(token) = token {
+            match session {
+                Some(SessionInject::Header(name, prefix)) => {
+                    if let Ok(mut value) = HeaderValue::from_str(&format!("{prefix}{token}")) {
+                        value.set_sensitive(true);
+                        builder = builder.header(name, value);
+                    }
+                }
+                Some(SessionInject::Param(_)) => {}
+                None => builder = builder.bearer_auth(token),
+            }
         }
-        if let Some(body) = &request.body {
+        if let Some(form) = &request.form {
+            builder = builder.form(form);
+        } else if let Some(body) = &request.body {
             builder = builder.json(body);
         }
         builder.send().await
@@ -335,6 +525,7 @@ impl Http {
         url: &str,
         attempt: u32,
         retry_after: Option<Duration>,
+        headers: Option<&HeaderMap>,
         message: &str,
     ) -> Result<(), ConnectorError> {
         if attempt >= self.retry.max_attempts {
@@ -347,10 +538,84 @@ impl Http {
                 self.retry.budget
             )));
         }
-        let delay = retry_delay(&self.retry, attempt, retry_after, rand::random::<f64>());
+        let chosen = strategy_wait(&self.strategies, attempt, headers, unix_now())
+            .map_err(|e| ConnectorError::Source(format!("{url}: {e}; last error: {message}")))?;
+        let delay = match chosen {
+            Some(wait) => wait.min(Duration::from_millis(self.retry.max_delay_ms)),
+            None => retry_delay(&self.retry, attempt, retry_after, rand::random::<f64>()),
+        };
         tracing::warn!(url, attempt, delay_ms = delay.as_millis() as u64, "retrying: {message}");
-        tokio::time::sleep(delay).await;
+        match &self.recorded_waits {
+            Some(waits) => waits.lock().unwrap_or_else(|p| p.into_inner()).push(delay),
+            None => tokio::time::sleep(delay).await,
+        }
         Ok(())
+    }
+
+    /// The first response rule (the stream's, then the requester's) that matches, as what
+    /// to do; `None`: the response is handled as without rules.
+    fn judge(
+        &self,
+        stream_rules: &[ResponseRule],
+        status: u16,
+        headers: &HeaderMap,
+        body: &[u8],
+        url: &url::Url,
+    ) -> Result<Option<Verdict>, ConnectorError> {
+        // The body is parsed once, and only when a rule looks into it.
+        let mut parsed: Option<Value> = None;
+        let mut ctx: Option<minijinja::Value> = None;
+        let mut context = |parsed: &mut Option<Value>| -> minijinja::Value {
+            ctx.get_or_insert_with(|| {
+                let response = parsed.get_or_insert_with(|| parse_body(body)).clone();
+                let mut request_url = url.clone();
+                request_url.set_query(None);
+                request_url.set_fragment(None);
+                context(&serde_json::json!({
+                    "response": response,
+                    "headers": headers_object(headers),
+                    "status": status,
+                    "status_code": status,
+                    "request_url": request_url.as_str(),
+                    "config": self.config,
+                }))
+            })
+            .clone()
+        };
+        let rules = stream_rules
+            .iter()
+            .map(|r| ("streams.responses", r))
+            .chain(self.responses.iter().map(|r| ("requester.responses", r)));
+        for (i, (origin, rule)) in rules.enumerate() {
+            let what = format!("{origin}[{i}]");
+            let mut matched = rule.statuses.contains(&status);
+            if !matched && let Some(text) = &rule.body_contains {
+                matched = error_message(parsed.get_or_insert_with(|| parse_body(body)), body)
+                    .is_some_and(|m| m.contains(text.as_str()));
+            }
+            if !matched && let Some(when) = &rule.when {
+                matched = self.templates.condition(when, &context(&mut parsed), &format!("{what}.when"))?;
+            }
+            if !matched {
+                continue;
+            }
+            let message = match &rule.message {
+                Some(template) => self.templates.render(template, &context(&mut parsed), &format!("{what}.message"))?,
+                None => String::new(),
+            };
+            let message = if message.trim().is_empty() {
+                let found = error_message(parsed.get_or_insert_with(|| parse_body(body)), body);
+                found.unwrap_or_else(|| snippet(body))
+            } else {
+                message
+            };
+            return Ok(Some(match rule.action {
+                ResponseAction::Ignore => Verdict::Ignore(message),
+                ResponseAction::Fail => Verdict::Fail(message),
+                ResponseAction::Retry | ResponseAction::RateLimited => Verdict::Retry(message),
+            }));
+        }
+        Ok(None)
     }
 
     async fn wait_for_slot(&self) {
@@ -388,62 +653,379 @@ impl Http {
         Ok(None)
     }
 
-    async fn access_token(&self) -> Result<String, ConnectorError> {
-        let Credentials::Oauth2 { token, .. } = &self.credentials else { return Ok(String::new()) };
+    /// The current token of a source; a new one when there is none, it is due, or it is
+    /// `rejected` (a 401 came back with it). Requests wait for a renewal under way, and a
+    /// token renewed meanwhile by another request is taken as it is.
+    async fn token(&self, source: &TokenSource, rejected: Option<&str>) -> Result<String, ConnectorError> {
+        let mut cached = source.cached.lock().await;
+        if let Some((value, due)) = cached.as_ref()
+            && due.is_none_or(|due| due > Instant::now())
+            && rejected != Some(value.as_str())
         {
-            let cached = token.lock().await;
-            // Refreshed a minute before it expires, so no request carries a dying token.
-            if let Some((value, expires)) = cached.as_ref()
-                && *expires > Instant::now() + Duration::from_secs(60)
-            {
-                return Ok(value.clone());
-            }
+            return Ok(value.clone());
         }
-        self.refresh_token().await
+        let (value, lifetime) = match &source.kind {
+            TokenKind::Oauth2 { token_url, form, default_lifetime, token_path, expires_in_path } => {
+                let answer = self.fetch_oauth(token_url, form).await?;
+                let access =
+                    find_value(&answer, token_path).map(value_text).filter(|t| !t.is_empty()).ok_or_else(|| {
+                        ConnectorError::Auth(format!(
+                            "the OAuth token endpoint {token_url} answered without `{token_path}`: {}",
+                            snippet(answer.to_string().as_bytes())
+                        ))
+                    })?;
+                let lifetime = find_value(&answer, expires_in_path)
+                    .and_then(|v| value_text(v).parse::<f64>().ok())
+                    .filter(|s| s.is_finite() && *s > 0.0)
+                    .map(Duration::from_secs_f64)
+                    .unwrap_or(*default_lifetime);
+                // Renewed a minute before it expires, so no request carries a dying token
+                // (a short-lived one: at nine tenths of its life).
+                let margin = Duration::from_secs(60).min(lifetime / 10);
+                (access, Some(lifetime - margin))
+            }
+            TokenKind::Session { login, token_path, lifetime, .. } => {
+                (self.log_in(login, token_path).await?, *lifetime)
+            }
+        };
+        *cached = Some((value.clone(), lifetime.map(|l| Instant::now() + l)));
+        Ok(value)
     }
 
-    async fn refresh_token(&self) -> Result<String, ConnectorError> {
-        let Credentials::Oauth2 { token_url, form, default_lifetime, token } = &self.credentials else {
-            return Ok(String::new());
-        };
-        let mut cached = token.lock().await;
+    async fn fetch_oauth(&self, token_url: &str, form: &[(String, String)]) -> Result<Value, ConnectorError> {
         let response = self.client.post(token_url).form(form).send().await.map_err(|e| {
             ConnectorError::Auth(format!("cannot reach the OAuth token endpoint {token_url}: {}", transport_error(&e)))
         })?;
         let status = response.status();
         let body = response.bytes().await.unwrap_or_default();
         if !status.is_success() {
+            let grant = form.iter().find(|(k, _)| k == "grant_type").map(|(_, v)| v.as_str());
+            let advice = if grant == Some("client_credentials") {
+                "check the client id and secret"
+            } else {
+                "issue a new refresh token"
+            };
             return Err(ConnectorError::Auth(format!(
-                "the OAuth token endpoint {token_url} refused the refresh token ({status}: {}); issue a new refresh token",
+                "the OAuth token endpoint {token_url} refused the {} ({status}: {}); {advice}",
+                if grant == Some("client_credentials") { "client credentials" } else { "refresh token" },
                 snippet(&body)
             )));
         }
-        let answer: Value = serde_json::from_slice(&body).map_err(|e| {
+        serde_json::from_slice(&body).map_err(|e| {
             ConnectorError::Auth(format!(
                 "the OAuth token endpoint {token_url} answered non-JSON ({e}): {}",
                 snippet(&body)
             ))
-        })?;
-        let access = answer.get("access_token").and_then(Value::as_str).ok_or_else(|| {
-            ConnectorError::Auth(format!(
-                "the OAuth token endpoint {token_url} answered without `access_token`: {}",
-                snippet(&body)
-            ))
-        })?;
-        let lifetime =
-            answer.get("expires_in").and_then(Value::as_u64).map(Duration::from_secs).unwrap_or(*default_lifetime);
-        *cached = Some((access.to_string(), Instant::now() + lifetime));
-        Ok(access.to_string())
+        })
     }
 
+    /// Sends the session login and returns the token in its answer.
+    async fn log_in(&self, login: &Login, token_path: &str) -> Result<String, ConnectorError> {
+        let mut url = self.login_url(&login.url)?;
+        if !login.params.is_empty() {
+            url.query_pairs_mut().extend_pairs(login.params.iter());
+        }
+        let shown = {
+            let mut u = url.clone();
+            u.set_query(None);
+            u.to_string()
+        };
+        let mut builder = match login.method {
+            Method::Get => self.client.get(url),
+            Method::Post => self.client.post(url),
+        };
+        for (name, value) in &login.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        if let Some(form) = &login.form {
+            builder = builder.form(form);
+        } else if let Some(body) = &login.body {
+            builder = builder.json(body);
+        }
+        let response = builder.send().await.map_err(|e| {
+            ConnectorError::Source(format!("cannot reach the login endpoint {shown}: {}", transport_error(&e)))
+        })?;
+        let status = response.status();
+        let body = response.bytes().await.unwrap_or_default();
+        if !status.is_success() {
+            let text = format!("the login {} {shown} answered {status}: {}", method_name(login.method), snippet(&body));
+            return Err(if status.is_client_error() {
+                ConnectorError::Auth(format!("{text}; check the credentials in the connection's config"))
+            } else {
+                ConnectorError::Source(text)
+            });
+        }
+        let answer: Value = serde_json::from_slice(&body).map_err(|e| {
+            ConnectorError::Auth(format!("the login {shown} answered non-JSON ({e}): {}", snippet(&body)))
+        })?;
+        dotted(&answer, token_path).map(value_text).filter(|t| !t.is_empty()).ok_or_else(|| {
+            ConnectorError::Auth(format!(
+                "the login {shown} answered without a token at `{token_path}`: {}",
+                snippet(&body)
+            ))
+        })
+    }
+
+    /// The login URL: relative ones joined onto the base URL in use, ones under the
+    /// manifest's base URL moved under the one in use.
+    fn login_url(&self, text: &str) -> Result<url::Url, ConnectorError> {
+        let joined = match &self.base_urls {
+            Some((_, in_use)) if !text.starts_with("http://") && !text.starts_with("https://") => {
+                format!("{}/{}", in_use.trim_end_matches('/'), text.trim_start_matches('/'))
+            }
+            Some((manifest, in_use))
+                if manifest != in_use && !manifest.is_empty() && text.starts_with(manifest.as_str()) =>
+            {
+                format!("{}{}", in_use.trim_end_matches('/'), &text[manifest.trim_end_matches('/').len()..])
+            }
+            _ => text.to_string(),
+        };
+        url::Url::parse(&joined).map_err(|e| ConnectorError::Manifest {
+            origin: String::new(),
+            message: format!("at `requester.auth.login.url`: `{joined}` is not a URL: {e}"),
+        })
+    }
     /// The URL with the API-key parameter's value hidden.
     fn masked(&self, url: &url::Url) -> String {
         let mut shown = url.clone();
         shown.set_password(None).ok();
-        if let Credentials::Param(name, _) = &self.credentials {
-            shown.query_pairs_mut().append_pair(name, "***");
+        match &self.credentials {
+            Credentials::Param(name, _) => {
+                shown.query_pairs_mut().append_pair(name, "***");
+            }
+            Credentials::Token(source) => {
+                if let TokenKind::Session { inject: SessionInject::Param(name), .. } = &source.kind {
+                    shown.query_pairs_mut().append_pair(name, "***");
+                }
+            }
+            _ => {}
         }
         shown.to_string()
+    }
+}
+
+fn token_source(kind: TokenKind) -> Credentials {
+    Credentials::Token(Box::new(TokenSource { kind, cached: Mutex::new(None) }))
+}
+
+/// A map of templates rendered into form fields (a list value gives the field once per
+/// item; an empty or null one leaves it out).
+pub fn form_pairs(
+    fields: &std::collections::BTreeMap<String, Value>,
+    templates: &Templates,
+    ctx: &minijinja::Value,
+    what: &str,
+) -> Result<Vec<(String, String)>, ConnectorError> {
+    let mut pairs = Vec::new();
+    for (key, template) in fields {
+        match templates.render_value(template, ctx, &format!("{what}.{key}"))? {
+            Value::Null => {}
+            Value::Array(items) => pairs.extend(items.iter().map(|v| (key.clone(), value_text(v)))),
+            other => {
+                let text = value_text(&other);
+                if !text.is_empty() {
+                    pairs.push((key.clone(), text));
+                }
+            }
+        }
+    }
+    Ok(pairs)
+}
+
+/// Renders a session login request against the connection's config.
+fn render_login(login: &LoginRequest, templates: &Templates, ctx: &minijinja::Value) -> Result<Login, ConnectorError> {
+    let what = "requester.auth.login";
+    let headers = login
+        .headers
+        .iter()
+        .map(|(k, t)| Ok((k.clone(), templates.render(t, ctx, &format!("{what}.headers.{k}"))?)))
+        .collect::<Result<_, ConnectorError>>()?;
+    Ok(Login {
+        method: login.method,
+        url: templates.render(&login.url, ctx, &format!("{what}.url"))?,
+        params: form_pairs(&login.params, templates, ctx, &format!("{what}.params"))?,
+        headers,
+        body: login.body.as_ref().map(|b| templates.render_value(b, ctx, &format!("{what}.body"))).transpose()?,
+        form: login
+            .body_form
+            .as_ref()
+            .map(|f| form_pairs(f, templates, ctx, &format!("{what}.body_form")))
+            .transpose()?,
+    })
+}
+
+fn compile_backoff(backoff: &Backoff) -> Result<Strategy, String> {
+    // Python's `re.match`: the pattern must match at the start of the value.
+    let anchored = |r: &Option<String>| -> Result<Option<regex::Regex>, String> {
+        r.as_deref()
+            .map(|r| regex::Regex::new(&format!("^(?:{r})")).map_err(|e| format!("not a regular expression: {e}")))
+            .transpose()
+    };
+    Ok(match backoff {
+        Backoff::Exponential { factor } => Strategy::Exponential(*factor),
+        Backoff::Constant { seconds } => Strategy::Constant(*seconds),
+        Backoff::Header { header, regex, max_wait } => {
+            Strategy::Header { header: header.clone(), regex: anchored(regex)?, max_wait: *max_wait }
+        }
+        Backoff::UntilHeader { header, regex, min_wait, max_wait } => Strategy::UntilHeader {
+            header: header.clone(),
+            regex: anchored(regex)?,
+            min_wait: *min_wait,
+            max_wait: *max_wait,
+        },
+    })
+}
+
+/// Seconds since 1970, with a fraction.
+fn unix_now() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+/// The wait the first strategy that gives one says (Airbyte's `DefaultErrorHandler`: a
+/// strategy giving no wait or 0 passes to the next), `attempt` the number of the try that
+/// failed, `now` the unix time. `Err` when a header asks for a wait at or past `max_wait`.
+fn strategy_wait(
+    strategies: &[Strategy],
+    attempt: u32,
+    headers: Option<&HeaderMap>,
+    now: f64,
+) -> Result<Option<Duration>, String> {
+    let number = |header: &str, regex: &Option<regex::Regex>| -> Option<f64> {
+        let text = headers?.get(header)?.to_str().ok()?.trim();
+        let text = regex.as_ref().and_then(|r| r.find(text)).map_or(text, |m| m.as_str());
+        text.parse::<f64>().ok().filter(|n| n.is_finite())
+    };
+    let too_long = |wait: f64, max: Option<f64>| match max {
+        Some(max) if wait >= max => {
+            Err(format!("the API asks to wait {wait:.0}s, at or past the {max:.0}s this stream may wait (`max_wait`)"))
+        }
+        _ => Ok(()),
+    };
+    for strategy in strategies {
+        let seconds = match strategy {
+            Strategy::Exponential(factor) => Some(factor * 2f64.powi(attempt.min(30) as i32)),
+            Strategy::Constant(seconds) => Some(*seconds),
+            Strategy::Header { header, regex, max_wait } => {
+                let wait = number(header, regex);
+                if let Some(w) = wait.filter(|w| *w > 0.0) {
+                    too_long(w, *max_wait)?;
+                }
+                wait
+            }
+            Strategy::UntilHeader { header, regex, min_wait, max_wait } => {
+                let min_wait = min_wait.filter(|m| *m > 0.0);
+                let wait = match (number(header, regex).filter(|u| *u > 0.0), min_wait) {
+                    (None, min) => min,
+                    (Some(until), Some(min)) => Some((until - now).max(min)),
+                    (Some(until), None) => Some(until - now).filter(|w| *w >= 0.0),
+                };
+                if let Some(w) = wait {
+                    too_long(w, *max_wait)?;
+                }
+                wait
+            }
+        };
+        if let Some(seconds) = seconds.filter(|s| *s > 0.0 && s.is_finite()) {
+            return Ok(Some(Duration::from_secs_f64(seconds)));
+        }
+    }
+    Ok(None)
+}
+
+/// A body as JSON for response rules; `{}` when it is not JSON (as Airbyte).
+fn parse_body(body: &[u8]) -> Value {
+    serde_json::from_slice(body).unwrap_or_else(|_| Value::Object(Default::default()))
+}
+
+/// Response headers as a JSON object with lower-case names.
+fn headers_object(headers: &HeaderMap) -> Value {
+    Value::Object(
+        headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_ascii_lowercase(), Value::String(v.to_str().ok()?.to_string()))))
+            .collect(),
+    )
+}
+
+/// The error message of a response as Airbyte's `JsonErrorMessageParser` finds it: a JSON
+/// body's `message`, `messages`, `error`, `errors`, … (lists joined with `, `), or the text
+/// of a body that is not JSON.
+fn error_message(parsed: &Value, body: &[u8]) -> Option<String> {
+    fn find(value: &Value) -> Option<String> {
+        const KEYS: [&str; 12] = [
+            "message",
+            "messages",
+            "error",
+            "errors",
+            "failures",
+            "failure",
+            "detail",
+            "err",
+            "error_message",
+            "msg",
+            "reason",
+            "status_message",
+        ];
+        match value {
+            Value::String(s) => Some(s.clone()),
+            Value::Array(items) => Some(items.iter().filter_map(find).collect::<Vec<_>>().join(", ")),
+            Value::Object(map) => {
+                let next = KEYS.iter().filter_map(|k| map.get(*k)).find(|v| is_truthy(v))?;
+                find(next)
+            }
+            _ => None,
+        }
+    }
+    if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() {
+        find(parsed)
+    } else {
+        std::str::from_utf8(body).ok().map(str::to_string)
+    }
+}
+
+/// Python's truth of a JSON value (the `or` chain of Airbyte's error parser).
+fn is_truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
+}
+
+/// The value at a dotted path.
+fn dotted<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').filter(|p| !p.is_empty()).try_fold(value, |v, key| match v {
+        Value::Object(map) => map.get(key),
+        Value::Array(items) => items.get(key.parse::<usize>().ok()?),
+        _ => None,
+    })
+}
+
+/// A token response's field: at its dotted path, or (a single name) found in nested
+/// objects up to five levels down, as Airbyte searches for `access_token`.
+fn find_value<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+    fn search<'a>(value: &'a Value, key: &str, depth: u32) -> Option<&'a Value> {
+        if depth > 5 {
+            return None;
+        }
+        match value {
+            Value::Object(map) => map.get(key).or_else(|| map.values().find_map(|v| search(v, key, depth + 1))),
+            Value::Array(items) => items.iter().find_map(|v| search(v, key, depth + 1)),
+            _ => None,
+        }
+    }
+    dotted(value, path).or_else(|| if path.contains('.') { None } else { search(value, path, 0) })
+}
+
+/// A JSON value as the text a token or form field carries.
+fn value_text(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 

@@ -122,6 +122,11 @@ pub struct Requester {
     /// Rules that turn a response into an error (APIs that answer errors with 200).
     #[serde(default)]
     pub errors: Vec<ErrorRule>,
+    /// Rules over every response (status, body, headers) deciding what happens to it:
+    /// ignore, retry, fail, rate limited (Airbyte's `HttpResponseFilter`). A stream's own
+    /// `responses` are tried first; an unmatched response is handled as without rules.
+    #[serde(default)]
+    pub responses: Vec<ResponseRule>,
     /// How many window slices or partitions are fetched at once.
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
@@ -200,16 +205,21 @@ pub enum Auth {
         /// The options, in order.
         options: Vec<AuthOption>,
     },
-    /// OAuth 2 refresh-token flow: an access token is fetched from `token_url`, reused until
-    /// shortly before it expires, and fetched again once when a request gets a 401.
+    /// OAuth 2: an access token is fetched from `token_url` (with a refresh token, or with
+    /// the client's own credentials), reused until shortly before it expires, and fetched
+    /// again once when a request gets a 401.
     Oauth2 {
+        /// `refresh_token` (default) or `client_credentials`.
+        #[serde(default)]
+        grant_type: GrantType,
         /// The token endpoint (a template).
         token_url: String,
         /// The client id (a template).
         client_id: String,
         /// The client secret (a template).
         client_secret: String,
-        /// The refresh token (a template).
+        /// The refresh token (a template); needed by the `refresh_token` grant.
+        #[serde(default)]
         refresh_token: String,
         /// Scopes asked for, if the provider wants them.
         #[serde(default)]
@@ -217,7 +227,188 @@ pub enum Auth {
         /// Lifetime assumed when the token response has no `expires_in`.
         #[serde(default = "default_token_lifetime_secs")]
         default_expires_in_secs: u64,
+        /// Where the access token is in the token response: a dotted path; a single name not
+        /// at the top is searched for in nested objects (as Airbyte does). Default
+        /// `access_token`.
+        #[serde(default)]
+        token_path: Option<String>,
+        /// Where the token's lifetime in seconds is in the token response (same rules);
+        /// default `expires_in`.
+        #[serde(default)]
+        expires_in_path: Option<String>,
+        /// Extra fields of the token request's form (templates); the standard fields win.
+        #[serde(default)]
+        body: BTreeMap<String, Value>,
     },
+    /// A login request whose answer carries a session token, sent with every request
+    /// (Airbyte's `SessionTokenAuthenticator`): logged in again when it expires and once
+    /// when a request gets a 401.
+    SessionToken {
+        /// The login request.
+        login: LoginRequest,
+        /// Dotted path to the token in the login's JSON answer (`data.token`).
+        token_path: String,
+        /// How long a token lives (`PT1H`, `30m`); none: it never expires (logged in again
+        /// only on a 401).
+        #[serde(default, with = "duration_text::option")]
+        expires_in: Option<Duration>,
+        /// Where the token goes in every request.
+        inject: TokenInject,
+    },
+    /// No authentication (Airbyte's `NoAuth`); the same as leaving `auth` out.
+    None,
+}
+
+/// The OAuth 2 grant of [`Auth::Oauth2`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    /// A refresh token is exchanged for an access token.
+    #[default]
+    RefreshToken,
+    /// The client id and secret alone get an access token.
+    ClientCredentials,
+}
+
+/// The login request of [`Auth::SessionToken`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// The login URL (a template); a path is joined onto the base URL.
+    pub url: String,
+    /// HTTP method; default POST.
+    #[serde(default = "post")]
+    pub method: Method,
+    /// Query parameters (templates over `config`).
+    #[serde(default)]
+    pub params: BTreeMap<String, Value>,
+    /// Headers (templates).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// A JSON body (strings in it are templates).
+    #[serde(default)]
+    pub body: Option<Value>,
+    /// A form body (`application/x-www-form-urlencoded`; values are templates).
+    #[serde(default)]
+    pub body_form: Option<BTreeMap<String, Value>>,
+}
+
+fn post() -> Method {
+    Method::Post
+}
+
+/// Where a session token goes: `{ header: Authorization, prefix: "Bearer " }` or
+/// `{ param: token }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenInject {
+    /// The header that carries the token.
+    #[serde(default)]
+    pub header: Option<String>,
+    /// Text put before the token in the header.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// The query parameter that carries the token (when not a header).
+    #[serde(default)]
+    pub param: Option<String>,
+}
+
+/// A rule over a response (Airbyte's `HttpResponseFilter`). It matches when ANY of its
+/// conditions holds: the status is listed, the error message in the body contains the text,
+/// or `when` holds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponseRule {
+    /// Statuses that match.
+    #[serde(default)]
+    pub statuses: Vec<u16>,
+    /// Text the body's error message contains (the message as Airbyte finds it: a JSON
+    /// body's `message`, `error`, `errors`, `detail`, … fields; a non-JSON body's text).
+    #[serde(default)]
+    pub body_contains: Option<String>,
+    /// A condition over `response` (the parsed body, `{}` when not JSON), `headers`
+    /// (lower-case names), `status` and `config`.
+    #[serde(default)]
+    pub when: Option<String>,
+    /// What happens to a matching response.
+    pub action: ResponseAction,
+    /// The error or log text (a template over the same variables).
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// What a [`ResponseRule`] does with a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseAction {
+    /// The response gives no records and its page loop ends; the stream goes on.
+    Ignore,
+    /// Retried with the backoff, under `retry.max_attempts` and the read's budget.
+    Retry,
+    /// The stream fails with the message.
+    Fail,
+    /// A rate limit: retried like `retry`.
+    RateLimited,
+}
+
+/// A way to compute the wait before a retry (Airbyte's backoff strategies).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Backoff {
+    /// `factor · 2^attempt` seconds, `attempt` the number of the try that failed (1 first).
+    Exponential {
+        /// Seconds; default 5.
+        #[serde(default = "five")]
+        factor: f64,
+    },
+    /// Always the same wait.
+    Constant {
+        /// Seconds.
+        seconds: f64,
+    },
+    /// The wait in seconds a response header says (`Retry-After`).
+    Header {
+        /// The header.
+        header: String,
+        /// A regex matched at the start of the header's value; the whole match is the number.
+        #[serde(default)]
+        regex: Option<String>,
+        /// Fail instead of waiting this many seconds or more.
+        #[serde(default)]
+        max_wait: Option<f64>,
+    },
+    /// Wait until the unix time a response header says (`X-RateLimit-Reset`).
+    UntilHeader {
+        /// The header.
+        header: String,
+        /// A regex matched at the start of the header's value; the whole match is the number.
+        #[serde(default)]
+        regex: Option<String>,
+        /// Wait at least this many seconds (also when the header is missing).
+        #[serde(default)]
+        min_wait: Option<f64>,
+        /// Fail instead of waiting this many seconds or more.
+        #[serde(default)]
+        max_wait: Option<f64>,
+    },
+}
+
+fn five() -> f64 {
+    5.0
+}
+
+/// One backoff or a list of them (`retry.backoff`).
+fn one_or_many_backoffs<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<Backoff>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        Many(Vec<Backoff>),
+        One(Backoff),
+    }
+    Ok(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::Many(list) => list,
+        OneOrMany::One(one) => vec![one],
+    })
 }
 
 /// One option of [`Auth::Select`].
@@ -262,6 +453,11 @@ pub struct Retry {
     /// Statuses that are retried (transport errors and timeouts always are).
     #[serde(default = "default_retry_statuses")]
     pub statuses: Vec<u16>,
+    /// How long to wait before a retry: one strategy or a list tried in order, the first
+    /// that gives a wait wins; none gives one (or none listed): `Retry-After`, else
+    /// `base_delay_ms` doubling with jitter. `max_delay_ms` caps every wait.
+    #[serde(default, deserialize_with = "one_or_many_backoffs")]
+    pub backoff: Vec<Backoff>,
 }
 
 impl Default for Retry {
@@ -272,6 +468,7 @@ impl Default for Retry {
             max_delay_ms: default_max_delay_ms(),
             budget: default_budget(),
             statuses: default_retry_statuses(),
+            backoff: Vec::new(),
         }
     }
 }
@@ -369,6 +566,9 @@ pub struct StreamDefinition {
     /// JSON Schema of a record; none: inferred from the first pages at discover.
     #[serde(default)]
     pub schema: Option<Value>,
+    /// Response rules of this stream, tried before the requester's `responses`.
+    #[serde(default)]
+    pub responses: Vec<ResponseRule>,
     /// Constants the stream's templates read as `parameters.x` (`templates: airbyte`; the
     /// translator fills it from the component's resolved `$parameters`).
     #[serde(default)]
@@ -394,6 +594,10 @@ pub struct Request {
     /// A JSON body (strings in it are templates).
     #[serde(default)]
     pub body: Option<Value>,
+    /// A form body (`application/x-www-form-urlencoded`; values are templates), instead
+    /// of `body` (Airbyte's `request_body_data`).
+    #[serde(default)]
+    pub body_form: Option<BTreeMap<String, Value>>,
 }
 
 /// HTTP methods a stream may use.
@@ -857,11 +1061,18 @@ impl Manifest {
             let mut fields = Vec::new();
             for (j, partition) in stream.partition.0.iter().enumerate() {
                 let at = |key: &str| {
-                    if many { format!("streams[{i}].partition[{j}].{key}") } else { format!("streams[{i}].partition.{key}") }
+                    if many {
+                        format!("streams[{i}].partition[{j}].{key}")
+                    } else {
+                        format!("streams[{i}].partition.{key}")
+                    }
                 };
                 match (&partition.stream, &partition.values) {
                     (Some(_), Some(_)) | (None, None) => {
-                        return fail(at("stream"), "give either `stream` (a parent stream) or `values` (a list)".into());
+                        return fail(
+                            at("stream"),
+                            "give either `stream` (a parent stream) or `values` (a list)".into(),
+                        );
                     }
                     (None, Some(_)) if partition.parent_key.is_some() => {
                         return fail(at("parent_key"), "`parent_key` goes with `stream`, not with `values`".into());
@@ -869,10 +1080,16 @@ impl Manifest {
                     _ => {}
                 }
                 if (partition.values.is_some() || partition.parent_key.is_some()) && partition.field.is_none() {
-                    return fail(at("field"), "name the partition field the value is exposed as (`partition.<field>`)".into());
+                    return fail(
+                        at("field"),
+                        "name the partition field the value is exposed as (`partition.<field>`)".into(),
+                    );
                 }
                 if partition.inject.is_some() && partition.field.is_none() {
-                    return fail(at("inject"), "`inject` needs `parent_key` and `field` (or `values` and `field`)".into());
+                    return fail(
+                        at("inject"),
+                        "`inject` needs `parent_key` and `field` (or `values` and `field`)".into(),
+                    );
                 }
                 if let Some(field) = &partition.field {
                     if fields.contains(field) || field == "parent" {
@@ -913,6 +1130,59 @@ impl Manifest {
                 );
             }
         }
+        validate_responses("requester.responses", &self.requester.responses).map_or(Ok(()), |(p, m)| fail(p, m))?;
+        for (j, backoff) in self.requester.retry.backoff.iter().enumerate() {
+            if let Backoff::Header { regex: Some(r), .. } | Backoff::UntilHeader { regex: Some(r), .. } = backoff
+                && let Err(e) = regex::Regex::new(r)
+            {
+                return fail(format!("requester.retry.backoff[{j}].regex"), format!("not a regular expression: {e}"));
+            }
+        }
+        for (i, stream) in self.streams.iter().enumerate() {
+            validate_responses(&format!("streams[{i}].responses"), &stream.responses)
+                .map_or(Ok(()), |(p, m)| fail(p, m))?;
+            let requests = std::iter::once(("request", &stream.request)).chain(
+                stream.incremental.iter().filter_map(|inc| Some(("incremental.request", inc.request.as_ref()?))),
+            );
+            for (key, request) in requests {
+                if request.body.is_some() && request.body_form.is_some() {
+                    return fail(format!("streams[{i}].{key}"), "give `body` (JSON) or `body_form`, not both".into());
+                }
+            }
+        }
+        let auths: Vec<(String, &Auth)> = match &self.requester.auth {
+            Some(Auth::Select { options }) => options
+                .iter()
+                .enumerate()
+                .map(|(i, o)| (format!("requester.auth.options[{i}].auth"), o.auth.as_ref()))
+                .collect(),
+            Some(auth) => vec![("requester.auth".to_string(), auth)],
+            None => Vec::new(),
+        };
+        for (path, auth) in auths {
+            match auth {
+                Auth::Oauth2 { grant_type: GrantType::RefreshToken, refresh_token, .. } if refresh_token.is_empty() => {
+                    return fail(
+                        format!("{path}.refresh_token"),
+                        "the `refresh_token` grant needs a refresh token (or set `grant_type: client_credentials`)"
+                            .into(),
+                    );
+                }
+                Auth::SessionToken { inject, login, .. } => {
+                    if inject.header.is_some() == inject.param.is_some() {
+                        return fail(
+                            format!("{path}.inject"),
+                            "say where the token goes: `{ header: Authorization, prefix: \"Bearer \" }` or `{ param: token }`"
+                                .into(),
+                        );
+                    }
+                    if login.body.is_some() && login.body_form.is_some() {
+                        return fail(format!("{path}.login"), "give `body` (JSON) or `body_form`, not both".into());
+                    }
+                }
+                _ => {}
+            }
+        }
         if let Some(Auth::Select { options }) = &self.requester.auth {
             if options.is_empty() {
                 return fail("requester.auth.options".into(), "list at least one authentication".into());
@@ -932,10 +1202,41 @@ impl Manifest {
         Ok(())
     }
 
+    /// Why reading `child` once per record of `parent` cannot work (no such stream, or a
+    /// parent that is, through its own parents, partitioned by `child`), if it cannot.
+    fn partition_cycle(&self, child: &str, parent: &str) -> Option<String> {
+        let names: Vec<&str> = self.streams.iter().map(|s| s.name.as_str()).collect();
+        let mut seen: Vec<String> = Vec::new();
+        let mut next = vec![parent.to_string()];
+        while let Some(name) = next.pop() {
+            let Some(stream) = self.stream(&name) else {
+                return Some(format!("no stream `{name}`; streams are: {}", names.join(", ")));
+            };
+            if name == child {
+                return Some(format!("`{parent}` is itself read once per record of `{child}` (a cycle)"));
+            }
+            if seen.contains(&name) {
+                continue;
+            }
+            next.extend(stream.partition.parents().map(str::to_string));
+            seen.push(name);
+        }
+        None
+    }
+
     /// The stream of that name.
     pub fn stream(&self, name: &str) -> Option<&StreamDefinition> {
         self.streams.iter().find(|s| s.name == name)
     }
+}
+
+/// The first rule without a condition, as (key path, message).
+fn validate_responses(path: &str, rules: &[ResponseRule]) -> Option<(String, String)> {
+    rules.iter().enumerate().find_map(|(i, rule)| {
+        (rule.statuses.is_empty() && rule.body_contains.is_none() && rule.when.is_none()).then(|| {
+            (format!("{path}[{i}]"), "a rule needs `statuses`, `body_contains` or `when` to match responses".into())
+        })
+    })
 }
 
 /// serde_yaml appends " at line L column C" to messages; the location is reported apart.
@@ -1061,36 +1362,95 @@ streams:
     }
 
     #[test]
+    fn http_keys_parse_auth_responses_backoff_and_form_bodies() {
+        let text = MINIMAL
+            .replace(
+                "  auth: { type: bearer, token: \"{{ config.token }}\" }",
+                r#"  auth: { type: oauth2, grant_type: client_credentials, token_url: "https://x/token", client_id: a, client_secret: b, token_path: data.token, expires_in_path: data.ttl, body: { audience: api } }
+  responses:
+    - { statuses: [404], action: ignore }
+    - { body_contains: "rate limit", action: rate_limited, message: "slow down: {{ response.message }}" }
+  retry:
+    max_attempts: 4
+    backoff:
+      - { type: until_header, header: X-RateLimit-Reset, min_wait: 1 }
+      - { type: header, header: Retry-After, regex: "[0-9.]+" }
+      - { type: exponential, factor: 2 }
+      - { type: constant, seconds: 10 }"#,
+            )
+            .replace(
+                "    request: { path: /items, params: { limit: 100 } }",
+                "    request: { path: /items, method: POST, body_form: { q: \"{{ config.q }}\" } }\n    responses: [{ when: \"response.error\", action: fail, message: \"{{ response.error }}\" }]",
+            );
+        let m = Manifest::parse("m.yaml", &text).unwrap();
+        let Some(Auth::Oauth2 { grant_type, token_path, expires_in_path, body, refresh_token, .. }) = &m.requester.auth
+        else {
+            panic!("{:?}", m.requester.auth)
+        };
+        assert_eq!(*grant_type, GrantType::ClientCredentials);
+        assert!(refresh_token.is_empty());
+        assert_eq!((token_path.as_deref(), expires_in_path.as_deref()), (Some("data.token"), Some("data.ttl")));
+        assert_eq!(body["audience"], "api");
+        assert_eq!(m.requester.responses.len(), 2);
+        assert_eq!(m.requester.responses[0].statuses, vec![404]);
+        assert_eq!(m.requester.responses[1].action, ResponseAction::RateLimited);
+        assert_eq!(m.requester.retry.backoff.len(), 4);
+        assert!(matches!(m.requester.retry.backoff[2], Backoff::Exponential { factor } if factor == 2.0));
+        assert!(matches!(&m.requester.retry.backoff[0], Backoff::UntilHeader { min_wait: Some(w), .. } if *w == 1.0));
+        let s = &m.streams[0];
+        assert_eq!(s.request.body_form.as_ref().unwrap()["q"], "{{ config.q }}");
+        assert_eq!(s.responses[0].action, ResponseAction::Fail);
+
+        // One backoff without a list; session token; `none`.
+        let text = MINIMAL.replace(
+            "  auth: { type: bearer, token: \"{{ config.token }}\" }",
+            r#"  auth:
+    type: session_token
+    login: { url: /login, body_form: { user: "{{ config.user }}" } }
+    token_path: session.id
+    expires_in: PT1H
+    inject: { header: Authorization, prefix: "Token " }
+  retry: { backoff: { type: exponential } }"#,
+        );
+        let m = Manifest::parse("m.yaml", &text).unwrap();
+        assert!(matches!(m.requester.retry.backoff[..], [Backoff::Exponential { factor }] if factor == 5.0));
+        let Some(Auth::SessionToken { login, token_path, expires_in, inject }) = &m.requester.auth else {
+            panic!("{:?}", m.requester.auth)
+        };
+        assert_eq!(
+            (login.method, token_path.as_str(), *expires_in),
+            (Method::Post, "session.id", Some(Duration::from_secs(3600)))
+        );
+        assert_eq!(inject.prefix.as_deref(), Some("Token "));
+        let none = MINIMAL.replace("  auth: { type: bearer, token: \"{{ config.token }}\" }", "  auth: { type: none }");
+        assert!(matches!(Manifest::parse("m.yaml", &none).unwrap().requester.auth, Some(Auth::None)));
+
+        // Mistakes are named.
+        let err = |from: &str, to: &str| Manifest::parse("m.yaml", &text.replace(from, to)).unwrap_err().to_string();
+        let e = err("inject: { header: Authorization, prefix: \"Token \" }", "inject: {}");
+        assert!(e.contains("requester.auth.inject"), "{e}");
+        let e = err("  retry: { backoff: { type: exponential } }", "  responses: [{ action: ignore }]");
+        assert!(e.contains("requester.responses[0]") && e.contains("statuses"), "{e}");
+        let e = err(
+            "  retry: { backoff: { type: exponential } }",
+            "  retry: { backoff: [{ type: header, header: X, regex: \"(\" }] }",
+        );
+        assert!(e.contains("requester.retry.backoff[0].regex"), "{e}");
+        let oauth = MINIMAL.replace(
+            "  auth: { type: bearer, token: \"{{ config.token }}\" }",
+            "  auth: { type: oauth2, token_url: t, client_id: a, client_secret: b }",
+        );
+        let e = Manifest::parse("m.yaml", &oauth).unwrap_err().to_string();
+        assert!(e.contains("requester.auth.refresh_token") && e.contains("client_credentials"), "{e}");
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(duration_text::parse("90s").unwrap(), Duration::from_secs(90));
         assert_eq!(duration_text::parse("P1DT2H").unwrap(), Duration::from_secs(93_600));
         assert_eq!(duration_text::parse("P2W").unwrap(), Duration::from_secs(1_209_600));
         assert!(duration_text::parse("0d").is_err());
         assert!(duration_text::parse("5 days").is_err());
-    }
-}
-    /// Why reading `child` once per record of `parent` cannot work (no such stream, or a
-    /// parent that is, through its own parents, partitioned by `child`), if it cannot.
-    fn partition_cycle(&self, child: &str, parent: &str) -> Option<String> {
-        let names: Vec<&str> = self.streams.iter().map(|s| s.name.as_str()).collect();
-        let mut seen: Vec<String> = Vec::new();
-        let mut next = vec![parent.to_string()];
-        while let Some(name) = next.pop() {
-            let Some(stream) = self.stream(&name) else {
-                return Some(format!("no stream `{name}`; streams are: {}", names.join(", ")));
-            };
-            if name == child {
-                return Some(format!("`{parent}` is itself read once per record of `{child}` (a cycle)"));
-            }
-            if seen.contains(&name) {
-                continue;
-            }
-            next.extend(stream.partition.parents().map(str::to_string));
-            seen.push(name);
-        }
-        None
-    }
-
         assert_eq!(duration_text::parse("PT0.000001S").unwrap(), Duration::from_micros(1));
         assert_eq!(duration_text::parse("PT0.5S").unwrap(), Duration::from_millis(500));
         assert_eq!(duration_text::parse("P1M").unwrap(), Duration::from_secs(30 * 86_400));
@@ -1125,7 +1485,10 @@ streams:
         let inc = s.incremental.as_ref().unwrap();
         assert_eq!(inc.granularity, Some(Duration::from_secs(1)));
         assert_eq!(inc.end.as_deref(), Some("{{ config.end_date }}"));
-        assert_eq!(inc.formats, [CursorFormat::Custom("%Y-%m-%dT%H:%M:%S%z".into()), CursorFormat::Custom("%s".into())]);
+        assert_eq!(
+            inc.formats,
+            [CursorFormat::Custom("%Y-%m-%dT%H:%M:%S%z".into()), CursorFormat::Custom("%s".into())]
+        );
         assert!(inc.data_feed);
         assert_eq!(s.remove_fields, [vec!["secret".to_string()], vec!["nested".into(), "*".into(), "token".into()]]);
         assert_eq!(s.add_fields.0[0].path, ["meta", "form"]);
@@ -1148,3 +1511,5 @@ streams:
         let cyclic = text.replace("    hidden: true\n", "    hidden: true\n    partition: { stream: items }\n");
         let err = Manifest::parse("m.yaml", &cyclic).unwrap_err().to_string();
         assert!(err.contains("cycle"), "{err}");
+    }
+}

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::cursor::{self, Micros, Slice};
-use super::http::{Http, Page, PreparedRequest, snippet};
+use super::http::{Http, Page, PreparedRequest, form_pairs, snippet};
 use super::manifest::{AddField, CursorFormat, Incremental, Inject, Manifest, Paginator, Request, StreamDefinition};
 use super::records::{RecordDecoder, RecordPath, remove_field, select_path, set_field};
 use super::template::{Templates, as_text, context};
@@ -525,6 +525,10 @@ impl Reader {
             let request =
                 self.prepare(definition, &definition.request, definition.paginator.as_ref(), &state, base, None)?;
             let page = self.http.send(&request).await?;
+            // A response rule said `ignore`: no records, and no next page.
+            if page.ignored {
+                break;
+            }
             let selected = select_path(&page.body, &path).map_err(|e| malformed(parent, &page, &e))?;
             let count = selected.records.len();
             for raw in &selected.records {
@@ -606,6 +610,11 @@ impl Reader {
                 let page = task
                     .await
                     .map_err(|e| ConnectorError::Internal(format!("stream `{name}`: request task failed: {e}")))??;
+                // A response rule said `ignore`: no records and no next page; what is
+                // decoding still drains.
+                if page.ignored {
+                    continue;
+                }
                 let selected = select_path(&page.body, path).map_err(|e| malformed(name, &page, &e))?;
                 if !selected.found && !self.no_records_path(&plan, &page, &out).await {
                     return Ok(UnitDone { max_cursor });
@@ -964,9 +973,17 @@ impl Reader {
             Some(b) => Some(self.templates.render_value(b, &ctx, &key("body"))?),
             None => None,
         };
+        // A form body (`body_form`, helper "http"), which values injected into the body join.
+        let mut form = match &request.body_form {
+            Some(fields) => Some(form_pairs(fields, &self.templates, &ctx, &key("body_form"))?),
+            None => None,
+        };
         for (_, inject, value) in &injected {
             match inject {
                 Inject::Header(h) => headers.push((h.clone(), as_text(value))),
+                Inject::Body(field) if form.is_some() => {
+                    form.get_or_insert_with(Vec::new).push((field.clone(), as_text(value)));
+                }
                 Inject::Body(field) => match &mut body {
                     Some(Value::Object(map)) => {
                         map.insert(field.clone(), value.clone());
@@ -979,7 +996,9 @@ impl Reader {
         if let (Some(Paginator::Cursor { inject, .. }), PageState::Token(t)) = (paginator, state) {
             match inject {
                 Inject::Body(field) => {
-                    if let Some(Value::Object(map)) = &mut body {
+                    if let Some(form) = &mut form {
+                        form.push((field.clone(), t.clone()));
+                    } else if let Some(Value::Object(map)) = &mut body {
                         map.insert(field.clone(), Value::String(t.clone()));
                     } else {
                         body = Some(json!({ field.clone(): t }));
@@ -989,7 +1008,7 @@ impl Reader {
                 Inject::Param(_) => {}
             }
         }
-        Ok(PreparedRequest { method: request.method, url, headers, body })
+        Ok(PreparedRequest { method: request.method, url, headers, body, form, responses: def.responses.clone() })
     }
 
     /// The state of the next page, or `None` after the last.
@@ -1057,6 +1076,9 @@ impl Reader {
             .map_err(|e| ConnectorError::Source(format!("stream `{}`: records.path {e}", def.name)))?;
         let request = self.prepare(def, &def.request, def.paginator.as_ref(), &PageState::First, &base, None)?;
         let page = self.http.send(&request).await?;
+        if page.ignored {
+            return Ok(Vec::new());
+        }
         let selected = select_path(&page.body, &path).map_err(|e| malformed(&def.name, &page, &e))?;
         let added = self.added_fields(def, &base)?;
         selected
