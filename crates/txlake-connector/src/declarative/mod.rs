@@ -17,7 +17,6 @@ mod read;
 pub mod records;
 mod scan;
 pub mod template;
-pub mod template_airbyte;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -51,11 +50,10 @@ pub struct DeclarativeConnector {
 impl DeclarativeConnector {
     /// Parses a manifest; `origin` (its path) is named in errors.
     pub fn from_manifest(origin: &str, text: &str) -> Result<Self> {
-        let manifest = Manifest::parse(origin, text)?;
         Ok(Self {
-            templates: Arc::new(Templates::for_dialect(manifest.templates)),
-            manifest: Arc::new(manifest),
+            manifest: Arc::new(Manifest::parse(origin, text)?),
             origin: origin.to_string(),
+            templates: Arc::new(Templates::new()),
         })
     }
 
