@@ -141,10 +141,10 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     // The views computed per lake version are computed now, so that the first dashboard
-    // request does not wait for them.
+    // request does not wait for them; the console's landing page first.
     let warm = state.clone();
     tokio::spawn(async move {
-        if let Err(e) = warm.engine().refresh_materialized().await {
+        if let Err(e) = warm.engine().refresh_materialized_metrics_first(console::LANDING_METRICS).await {
             tracing::warn!("could not compute the materialized views: {e}");
         }
     });

@@ -316,6 +316,12 @@ async fn materialized_views_are_computed_once_per_lake_version() {
     assert_eq!(computations(), [2, 2]);
     engine.refresh_materialized().await.unwrap();
     assert_eq!(computations(), [2, 2], "a refresh with no new commit computes nothing");
+
+    // A refresh that puts a metric first still computes every view, once; names that are no
+    // materialized metric are passed over.
+    fixture_lake("engine-materialized").await;
+    engine.refresh_materialized_metrics_first(&["nps", "no_such_metric"]).await.unwrap();
+    assert_eq!(computations(), [3, 3]);
 }
 
 #[tokio::test]

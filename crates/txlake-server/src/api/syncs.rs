@@ -182,7 +182,9 @@ pub async fn start(
         // brought up to date before the next request needs them.
         if let Err(e) = task_state.reload_engine().await {
             tracing::warn!("could not reload the engine after the sync: {e}");
-        } else if let Err(e) = task_state.engine().refresh_materialized().await {
+        } else if let Err(e) =
+            task_state.engine().refresh_materialized_metrics_first(crate::console::LANDING_METRICS).await
+        {
             tracing::warn!("could not refresh the materialized views after the sync: {e}");
         }
         run.finish(status.as_str(), records, streams, error);
