@@ -17,6 +17,7 @@ mod read;
 pub mod records;
 mod scan;
 pub mod template;
+pub mod template_airbyte;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -50,10 +51,11 @@ pub struct DeclarativeConnector {
 impl DeclarativeConnector {
     /// Parses a manifest; `origin` (its path) is named in errors.
     pub fn from_manifest(origin: &str, text: &str) -> Result<Self> {
+        let manifest = Manifest::parse(origin, text)?;
         Ok(Self {
-            manifest: Arc::new(Manifest::parse(origin, text)?),
+            templates: Arc::new(Templates::for_dialect(manifest.templates)),
+            manifest: Arc::new(manifest),
             origin: origin.to_string(),
-            templates: Arc::new(Templates::new()),
         })
     }
 

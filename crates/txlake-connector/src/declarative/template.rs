@@ -6,17 +6,22 @@
 //!
 //! Missing values are empty rather than errors (`{{ response.paging.next.after }}` on the
 //! last page renders `""`), which is what stop conditions test.
+//!
+//! A manifest with `templates: airbyte` gets Airbyte's variables, macros, filters and
+//! typing instead ([`super::template_airbyte`]).
 
 use minijinja::{Environment, UndefinedBehavior, Value as JinjaValue};
 use serde_json::Value;
 
 use super::cursor;
-use super::manifest::CursorFormat;
+use super::manifest::{CursorFormat, TemplateDialect};
+use super::template_airbyte;
 use crate::error::ConnectorError;
 
 /// The compiled-on-demand template environment of one connector.
 pub struct Templates {
     env: Environment<'static>,
+    dialect: TemplateDialect,
 }
 
 impl std::fmt::Debug for Templates {
@@ -52,7 +57,25 @@ impl Templates {
             use base64::Engine as _;
             base64::engine::general_purpose::STANDARD.encode(v)
         });
-        Self { env }
+        Self { env, dialect: TemplateDialect::Native }
+    }
+
+    /// An environment with Airbyte's variables, macros, filters and Python typing
+    /// (`templates: airbyte`); txlake's own functions and filters stay available where
+    /// Airbyte has no function of that name.
+    pub fn airbyte() -> Self {
+        let mut templates = Self::new();
+        template_airbyte::install(&mut templates.env);
+        templates.dialect = TemplateDialect::Airbyte;
+        templates
+    }
+
+    /// The environment of a manifest's `templates:` dialect.
+    pub fn for_dialect(dialect: TemplateDialect) -> Self {
+        match dialect {
+            TemplateDialect::Native => Self::new(),
+            TemplateDialect::Airbyte => Self::airbyte(),
+        }
     }
 
     /// Renders a template to text. `what` names the manifest key in errors.
@@ -60,12 +83,37 @@ impl Templates {
         if !template.contains("{{") && !template.contains("{%") {
             return Ok(template.to_string());
         }
+        if self.dialect == TemplateDialect::Airbyte {
+            // Airbyte reads the text back as a Python literal, then writes it with `str()`.
+            let text = self.render_airbyte(template, context, what)?;
+            return Ok(match template_airbyte::literal_eval(&text) {
+                Some(value) => template_airbyte::py_str_json(&value),
+                None => text,
+            });
+        }
         self.env.render_str(template, context).map_err(|e| template_error(what, template, &e))
     }
 
+    /// Renders an Airbyte template to its text, with Airbyte's variables over `context`.
+    fn render_airbyte(&self, template: &str, context: &JinjaValue, what: &str) -> Result<String, ConnectorError> {
+        let source = template_airbyte::rewrite_duration_arithmetic(template);
+        self.env
+            .render_str(&source, template_airbyte::airbyte_vars(context.clone()))
+            .map_err(|e| template_error(what, template, &e))
+    }
+
     /// Renders a JSON value: strings are templates; a string that is exactly one
-    /// `{{ expression }}` keeps the expression's type (a number stays a number).
+    /// `{{ expression }}` keeps the expression's type (a number stays a number). With
+    /// Airbyte's templates every rendered string that reads as a Python literal becomes
+    /// that value (`"{{ 10 }}"` → 10, `"{{ ['a'] }}"` → a list, `"None"` → null).
     pub fn render_value(&self, value: &Value, context: &JinjaValue, what: &str) -> Result<Value, ConnectorError> {
+        if let (TemplateDialect::Airbyte, Value::String(text)) = (self.dialect, value) {
+            if !text.contains("{{") && !text.contains("{%") {
+                return Ok(value.clone());
+            }
+            let rendered = self.render_airbyte(text, context, what)?;
+            return Ok(template_airbyte::literal_eval(&rendered).unwrap_or(Value::String(rendered)));
+        }
         Ok(match value {
             Value::String(text) => match sole_expression(text) {
                 Some(expression) => {
@@ -99,7 +147,22 @@ impl Templates {
     }
 
     /// Evaluates a condition (`response.end_of_stream`, `record.status != 'deleted'`).
+    /// With Airbyte's templates, as `InterpolatedBoolean`: the rendered text read back as a
+    /// literal is false when it is `False`, `None`, `0`, empty, `[]`, `{}` or `false`; a bare
+    /// expression (no `{{`) is evaluated as if it were in `{{ }}`.
     pub fn condition(&self, expression: &str, context: &JinjaValue, what: &str) -> Result<bool, ConnectorError> {
+        if self.dialect == TemplateDialect::Airbyte {
+            let wrapped;
+            let template = if expression.contains("{{") || expression.contains("{%") {
+                expression
+            } else {
+                wrapped = format!("{{{{ {expression} }}}}");
+                &wrapped
+            };
+            let text = self.render_airbyte(template, context, what)?;
+            let value = template_airbyte::literal_eval(&text).unwrap_or(Value::String(text));
+            return Ok(!template_airbyte::is_false(&value));
+        }
         let expression = sole_expression(expression).unwrap_or(expression);
         self.env
             .compile_expression(expression)
