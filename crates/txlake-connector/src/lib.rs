@@ -12,6 +12,7 @@
 //! Connectors know nothing of the lake: the sync (crate `txlake-sync`) turns their messages
 //! into Delta commits. The [`Registry`] finds connectors by name.
 
+pub mod airbyte_manifest;
 mod catalog;
 mod connector;
 pub mod declarative;
