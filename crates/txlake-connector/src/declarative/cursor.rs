@@ -91,11 +91,12 @@ fn parse_pattern(text: &str, pattern: &str) -> Option<Micros> {
     } else {
         text
     };
-    if let Ok(t) = NaiveDateTime::parse_from_str(text, &chrono_pattern) {
-        return Some(t.and_utc().timestamp_micros());
-    }
+    // With a zone first: chrono's naive parse reads an offset and ignores it.
     if let Ok(t) = DateTime::parse_from_str(text, &chrono_pattern) {
         return Some(t.timestamp_micros());
+    }
+    if let Ok(t) = NaiveDateTime::parse_from_str(text, &chrono_pattern) {
+        return Some(t.and_utc().timestamp_micros());
     }
     if let Ok(d) = NaiveDate::parse_from_str(text, &chrono_pattern) {
         return Some(d.and_hms_opt(0, 0, 0)?.and_utc().timestamp_micros());
@@ -305,7 +306,7 @@ mod tests {
             [
                 Slice { start: 0, end: day - 1_000_000 },
                 Slice { start: day, end: 2 * day - 1_000_000 },
-                Slice { start: 2 * day, end: 3 * day - 1 },
+                Slice { start: 2 * day, end: 3 * day - 1_000_000 },
             ]
         );
         // A start exactly at the end still reads one (inclusive) window, as Airbyte does.

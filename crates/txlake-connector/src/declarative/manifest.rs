@@ -699,9 +699,8 @@ fn one_u64() -> u64 {
     1
 }
 
-/// Where a value goes in a request.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+/// Where a value goes in a request: `{ param: NAME }`, `{ body: NAME }` or `{ header: NAME }`.
+#[derive(Debug, Clone)]
 pub enum Inject {
     /// A query parameter.
     Param(String),
@@ -709,6 +708,30 @@ pub enum Inject {
     Body(String),
     /// A header.
     Header(String),
+}
+
+impl<'de> Deserialize<'de> for Inject {
+    // Read as a struct, not an enum: serde_yaml takes enums as YAML tags when the map
+    // arrives through another visitor (a list of partitions).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Written {
+            #[serde(default)]
+            param: Option<String>,
+            #[serde(default)]
+            body: Option<String>,
+            #[serde(default)]
+            header: Option<String>,
+        }
+        let written = Written::deserialize(deserializer)?;
+        match (written.param, written.body, written.header) {
+            (Some(p), None, None) => Ok(Inject::Param(p)),
+            (None, Some(b), None) => Ok(Inject::Body(b)),
+            (None, None, Some(h)) => Ok(Inject::Header(h)),
+            _ => Err(serde::de::Error::custom("expected exactly one of `param`, `body` or `header`")),
+        }
+    }
 }
 
 /// How a stream reads only what changed.

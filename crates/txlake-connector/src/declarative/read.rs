@@ -75,7 +75,6 @@ struct StreamPlan {
     saved: Saved,
     /// Index of the cursor column in the decoded batch.
     cursor_column: Option<usize>,
-    now: Micros,
     /// Whether a page without the record path was reported already (once per stream).
     warned_no_records: AtomicBool,
 }
@@ -343,7 +342,6 @@ impl Reader {
             end: until.map_or(now, |u| u.min(now)),
             saved,
             cursor_column,
-            now,
             warned_no_records: AtomicBool::new(false),
         })
     }
