@@ -535,7 +535,8 @@ impl Reader {
                 // Partitions are the records the parent stream keeps (Moodle's site course is no course).
                 if let Some(filter) = &definition.records.filter {
                     let ctx = self
-                        .context(json!({ "record": record, "incremental": false, "partition": base.get("partition") }));
+                        .context(json!({ "record": record, "incremental": false, "partition": base.get("partition"),
+                            "parameters": definition.parameters }));
                     if !self.templates.condition(filter, &ctx, &format!("streams.{parent}.records.filter"))? {
                         continue;
                     }
@@ -544,7 +545,7 @@ impl Reader {
                 records.push(record);
             }
             let response = page_response(definition.paginator.as_ref(), &page, selected.response)?;
-            let ctx = json!({ "response": response, "headers": headers_json(&page), "last_record": records.last() });
+            let ctx = json!({ "response": response, "headers": headers_json(&page), "last_record": records.last(), "last_page_size": count });
             match self.next_page(definition, definition.paginator.as_ref(), &state, &ctx, &page, count)? {
                 Some(next) => state = next,
                 None => break,
@@ -635,7 +636,7 @@ impl Reader {
                     None => None,
                 };
                 let response = page_response(paginator, &page, selected.response)?;
-                let ctx = json!({ "response": response, "headers": headers_json(&page), "last_record": last_record });
+                let ctx = json!({ "response": response, "headers": headers_json(&page), "last_record": last_record, "last_page_size": count });
                 let mut next = self.next_page(def, paginator, &state, &ctx, &page, count as usize)?;
                 if feed_ends {
                     next = None;
@@ -768,8 +769,9 @@ impl Reader {
         let mut kept = Vec::with_capacity(records.len());
         for raw in records {
             let record: Value = serde_json::from_slice(raw).map_err(|e| malformed(name, page, &e.to_string()))?;
-            let ctx =
-                self.context(json!({ "record": record, "partition": unit.partition, "incremental": plan.incremental }));
+            let ctx = self
+                .context(json!({ "record": record, "partition": unit.partition, "incremental": plan.incremental,
+                    "parameters": plan.definition.parameters }));
             if self.templates.condition(filter, &ctx, &format!("streams.{name}.records.filter"))? {
                 kept.push(raw);
             }
@@ -853,6 +855,8 @@ impl Reader {
         {
             ctx.insert("state".into(), json!({ "cursor": cursor::format(at, &format) }));
         }
+        // `parameters` and `cursor_field` (Airbyte's `parameters`, `stream_state`).
+        super::template_airbyte::stream_vars(&plan.definition, &mut ctx);
         Value::Object(ctx)
     }
 
