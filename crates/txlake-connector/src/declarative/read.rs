@@ -82,18 +82,19 @@ struct StreamPlan {
 /// A stream's saved state, as read.
 #[derive(Debug, Default)]
 struct Saved {
-    /// The stream's cursor: every partition's in today's shape, the newest in the
-    /// per-partition shape.
+    /// The stream's cursor; in the per-partition shape, the one a partition not in the list
+    /// resumes from (the oldest of the partitions' cursors at the end of the last complete
+    /// read, or a cursor saved before per-partition state).
     cursor: Option<Micros>,
     /// Per-partition cursors by partition key (`{"partitions": [...]}`), when saved so.
     partitions: Option<BTreeMap<String, (Value, Micros)>>,
 }
 
 impl Saved {
-    /// The cursor a partition resumes from: its own; in today's shape, the stream's.
+    /// The cursor a partition resumes from: its own, else the stream's.
     fn of(&self, key: Option<&Value>) -> Option<Micros> {
         match (&self.partitions, key) {
-            (Some(partitions), Some(key)) => partitions.get(&key.to_string()).map(|(_, at)| *at),
+            (Some(partitions), Some(key)) => partitions.get(&key.to_string()).map(|(_, at)| *at).or(self.cursor),
             _ => self.cursor,
         }
     }
@@ -234,6 +235,7 @@ impl Reader {
             }));
         }
         let total = units.len() as u64;
+        let read_keys: HashSet<String> = units.iter().filter_map(|u| u.key.as_ref()).map(Value::to_string).collect();
         let concurrency = self.manifest.requester.concurrency.max(1);
         let name = plan.definition.name.clone();
         let per_partition = plan.definition.partition.is_some();
@@ -282,8 +284,9 @@ impl Reader {
                 let window_end = if stepped { slice.map(|s| s.end) } else { None };
                 if let Some(at) = previous.max(finished.max_cursor).max(window_end) {
                     partition_cursors.insert(id, (key, at));
-                    max_cursor = max_cursor.max(Some(at));
-                    let state = partitioned_state(&partition_cursors, max_cursor);
+                    // Until the read is complete, partitions not yet read keep resuming
+                    // from the saved stream cursor.
+                    let state = partitioned_state(&partition_cursors, plan.saved.cursor);
                     if out.send(Ok(Message::State { stream: name.clone(), state })).await.is_err() {
                         return Ok(());
                     }
@@ -298,6 +301,17 @@ impl Reader {
             && let Some(cursor) = max_cursor
         {
             let _ = out.send(Ok(state_message(&name, cursor))).await;
+        }
+        if plan.incremental && per_partition {
+            // The read is complete: partitions gone from the parent are dropped, and a
+            // partition seen first next time resumes from the oldest cursor of this read's
+            // partitions (each has been read up to at least there).
+            partition_cursors.retain(|id, _| read_keys.contains(id));
+            let oldest = partition_cursors.values().map(|(_, at)| *at).min().or(plan.saved.cursor);
+            if oldest.is_some() || !partition_cursors.is_empty() {
+                let state = partitioned_state(&partition_cursors, oldest);
+                let _ = out.send(Ok(Message::State { stream: name, state })).await;
+            }
         }
         Ok(())
     }
@@ -1183,8 +1197,8 @@ fn state_message(stream: &str, at: Micros) -> Message {
     Message::State { stream: stream.to_string(), state: json!({ "cursor": cursor::rfc3339(at) }) }
 }
 
-/// The state of a partitioned stream: each partition's cursor under its key, and the
-/// newest of them as `cursor`.
+/// The state of a partitioned stream: each partition's cursor under its key, and as
+/// `cursor` the one a partition not in the list resumes from.
 fn partitioned_state(partitions: &BTreeMap<String, (Value, Micros)>, newest: Option<Micros>) -> Value {
     let list: Vec<Value> =
         partitions.values().map(|(key, at)| json!({ "partition": key, "cursor": cursor::rfc3339(*at) })).collect();
@@ -1324,6 +1338,40 @@ mod tests {
         assert_eq!(failure_text("a", &error), "page http://x/a: the JSON ends early");
         assert_eq!(failure_text("b", &error), "stream `a`: page http://x/a: the JSON ends early");
         assert_eq!(failure_text("a", &ConnectorError::Internal("x".into())), "internal connector error: x");
+    }
+
+    #[test]
+    fn saved_states_of_both_shapes_load() {
+        let legacy = parse_saved("s", Some(&json!({ "cursor": "2025-01-03T00:00:00Z" }))).unwrap();
+        let at = cursor::parse_text("2025-01-03T00:00:00Z", &CursorFormat::Rfc3339);
+        assert_eq!(legacy.of(Some(&json!({ "form_id": "f1" }))), at, "every partition resumes from it");
+        assert_eq!(legacy.of(None), at);
+
+        let f1 = json!({ "form_id": "f1", "parent_slice": {} });
+        let cursors: BTreeMap<String, (Value, Micros)> =
+            [(f1.to_string(), (f1.clone(), at.unwrap() + 5))].into_iter().collect();
+        let state = partitioned_state(&cursors, at);
+        let saved = parse_saved("s", Some(&state)).unwrap();
+        assert_eq!(saved.of(Some(&f1)), Some(at.unwrap() + 5));
+        assert_eq!(saved.of(Some(&json!({ "form_id": "new", "parent_slice": {} }))), at, "a new partition");
+        let fresh = parse_saved("s", Some(&partitioned_state(&cursors, None))).unwrap();
+        assert_eq!(fresh.of(Some(&json!({ "form_id": "new" }))), None, "no stream cursor: from the start");
+
+        for bad in [json!({}), json!({ "partitions": {} }), json!({ "partitions": [{ "cursor": "x" }] })] {
+            assert!(parse_saved("s", Some(&bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn partition_keys_are_looked_up_along_dotted_paths() {
+        let record = json!({ "id": 1, "meta": { "ref": "F-1", "tags": ["a", "b"] } });
+        assert_eq!(lookup(&record, "meta.ref"), Some(&json!("F-1")));
+        assert_eq!(lookup(&record, "meta.tags.1"), Some(&json!("b")));
+        assert_eq!(lookup(&record, "meta.missing"), None);
+        let constant = AddField { path: vec!["source".into()], value: json!("{{ partition.id }}") };
+        let per_record = AddField { path: vec!["x".into()], value: json!("{{ record.a }}") };
+        let nested = AddField { path: vec!["a".into(), "b".into()], value: json!("v") };
+        assert!(page_constant(&constant) && !page_constant(&per_record) && !page_constant(&nested));
     }
 
     #[test]
