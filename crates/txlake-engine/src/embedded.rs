@@ -17,6 +17,8 @@ pub static EMBEDDED_SQL: &[(&str, &str)] = &[
     embed!("connectors/airbyte-delighted/models/surveys.sql"),
     embed!("connectors/airbyte-freshservice/models/surveys.sql"),
     embed!("connectors/airbyte-freshservice/models/tickets.sql"),
+    embed!("connectors/airbyte-hibob/models/employees.sql"),
+    embed!("connectors/airbyte-northpass-lms/models/learning.sql"),
     embed!("connectors/bamboohr/models/employees.sql"),
     embed!("connectors/moodle/models/learning.sql"),
     embed!("connectors/qualtrics/models/survey_answers.sql"),
