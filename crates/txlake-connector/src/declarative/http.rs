@@ -338,6 +338,19 @@ impl Http {
         self
     }
 
+    /// Tests: waits before retries are recorded (see `waits`) instead of slept.
+    #[cfg(test)]
+    fn recording_waits(mut self) -> Self {
+        self.recorded_waits = Some(std::sync::Mutex::new(Vec::new()));
+        self
+    }
+
+    /// Tests: the waits recorded so far.
+    #[cfg(test)]
+    fn waits(&self) -> Vec<Duration> {
+        self.recorded_waits.as_ref().map(|w| w.lock().unwrap().clone()).unwrap_or_default()
+    }
+
     /// The last reading of every quota the API reported, with its definition.
     pub fn quota_readings(&self) -> Vec<(Quota, QuotaReading)> {
         let readings = self.readings.lock().unwrap_or_else(|p| p.into_inner());
@@ -1273,5 +1286,473 @@ mod tests {
     fn snippets_are_short() {
         assert_eq!(snippet(b"  "), "(empty body)");
         assert!(snippet(&[b'x'; 1000]).ends_with('…'));
+    }
+}
+
+/// Authentication, response rules and backoff against in-process fakes on 127.0.0.1; waits
+/// are recorded instead of slept.
+#[cfg(test)]
+mod fake_tests {
+    use std::collections::HashMap;
+    use std::sync::Mutex as StdMutex;
+
+    use axum::extract::{Form, Path, Query, State};
+    use axum::http::{HeaderMap as AxumHeaders, StatusCode};
+    use axum::response::{IntoResponse, Response};
+    use axum::routing::{get, post};
+    use axum::{Json, Router};
+    use serde_json::json;
+
+    use super::super::manifest::{Manifest, ResponseAction, ResponseRule, TokenInject};
+    use super::*;
+
+    /// What the fake saw and what it answers.
+    #[derive(Default)]
+    struct Fake {
+        /// Token or login requests received, with their fields.
+        logins: Vec<HashMap<String, String>>,
+        /// The credential the API accepts now.
+        valid: String,
+        /// Requests to `/items`, with the credential they carried.
+        seen: Vec<String>,
+        /// Every credential is refused (revoked credentials, a locked account).
+        reject_all: bool,
+        /// Answers `/flaky` gives before a good page.
+        flaky: Vec<Answer>,
+    }
+
+    /// A status, headers and a body.
+    type Answer = (u16, Vec<(String, String)>, String);
+
+    type Shared = Arc<StdMutex<Fake>>;
+
+    async fn serve(router: Router) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        format!("http://{address}")
+    }
+
+    async fn token(State(fake): State<Shared>, Form(form): Form<HashMap<String, String>>) -> Response {
+        let mut fake = fake.lock().unwrap();
+        fake.logins.push(form);
+        let token = format!("t{}", fake.logins.len());
+        fake.valid = token.clone();
+        Json(json!({ "data": { "token": token, "ttl": "3600" } })).into_response()
+    }
+
+    async fn login_form(State(fake): State<Shared>, Form(form): Form<HashMap<String, String>>) -> Response {
+        let mut fake = fake.lock().unwrap();
+        if form.get("password").map(String::as_str) != Some("pw") {
+            return (StatusCode::UNAUTHORIZED, "bad password").into_response();
+        }
+        fake.logins.push(form);
+        let session = format!("s{}", fake.logins.len());
+        fake.valid = session.clone();
+        Json(json!({ "session": { "id": session } })).into_response()
+    }
+
+    async fn login_json(State(fake): State<Shared>, Json(body): Json<Value>) -> Response {
+        let mut fake = fake.lock().unwrap();
+        let fields = body.as_object().unwrap().iter().map(|(k, v)| (k.clone(), value_text(v))).collect();
+        fake.logins.push(fields);
+        let session = format!("s{}", fake.logins.len());
+        fake.valid = session.clone();
+        Json(json!({ "token": session })).into_response()
+    }
+
+    /// Accepts the current credential from `Authorization`, `X-Session` or `?token=`.
+    async fn items(
+        State(fake): State<Shared>,
+        headers: AxumHeaders,
+        Query(query): Query<HashMap<String, String>>,
+    ) -> Response {
+        let mut fake = fake.lock().unwrap();
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let credential = header("authorization")
+            .or_else(|| header("x-session"))
+            .or_else(|| query.get("token").cloned())
+            .unwrap_or_default();
+        fake.seen.push(credential.clone());
+        let token = credential.rsplit(' ').next().unwrap_or_default().to_string();
+        if token != fake.valid || fake.reject_all {
+            return (StatusCode::UNAUTHORIZED, "expired").into_response();
+        }
+        Json(json!({ "data": [{ "id": 1 }] })).into_response()
+    }
+
+    async fn flaky(State(fake): State<Shared>) -> Response {
+        let mut fake = fake.lock().unwrap();
+        if fake.flaky.is_empty() {
+            return Json(json!({ "data": [{ "id": 1 }] })).into_response();
+        }
+        let (status, headers, body) = fake.flaky.remove(0);
+        let mut response = (StatusCode::from_u16(status).unwrap(), body).into_response();
+        for (k, v) in headers {
+            response.headers_mut().insert(HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+        }
+        response
+    }
+
+    async fn status(Path(code): Path<u16>) -> Response {
+        let body = json!({ "error": { "message": format!("status {code} on purpose") } });
+        (StatusCode::from_u16(code).unwrap(), Json(body)).into_response()
+    }
+
+    async fn echo_form(headers: AxumHeaders, Form(form): Form<HashMap<String, String>>) -> Response {
+        let kind = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        Json(json!({ "content_type": kind, "form": form })).into_response()
+    }
+
+    async fn fake() -> (String, Shared) {
+        let shared: Shared = Arc::default();
+        let router = Router::new()
+            .route("/token", post(token))
+            .route("/login", post(login_form))
+            .route("/login.json", post(login_json))
+            .route("/items", get(items))
+            .route("/flaky", get(flaky))
+            .route("/status/{code}", get(status))
+            .route("/echo", post(echo_form))
+            .with_state(shared.clone());
+        (serve(router).await, shared)
+    }
+
+    fn http(auth: Option<&Auth>, retry: Retry, config: Value) -> Http {
+        Http::new(
+            auth,
+            retry,
+            None,
+            Duration::from_secs(5),
+            Vec::new(),
+            Vec::new(),
+            Arc::new(Templates::new()),
+            &config,
+        )
+        .unwrap()
+        .recording_waits()
+    }
+
+    fn get_request(url: &str) -> PreparedRequest {
+        PreparedRequest {
+            method: Method::Get,
+            url: url::Url::parse(url).unwrap(),
+            headers: Vec::new(),
+            body: None,
+            form: None,
+            responses: Vec::new(),
+        }
+    }
+
+    fn rule(statuses: &[u16], action: ResponseAction) -> ResponseRule {
+        ResponseRule { statuses: statuses.to_vec(), body_contains: None, when: None, action, message: None }
+    }
+
+    #[tokio::test]
+    async fn oauth2_client_credentials_fetch_a_token_reuse_it_and_fetch_again_on_a_401() {
+        let (base, fake) = fake().await;
+        let auth = Auth::Oauth2 {
+            grant_type: GrantType::ClientCredentials,
+            token_url: format!("{base}/token"),
+            client_id: "{{ config.id }}".into(),
+            client_secret: "{{ config.secret }}".into(),
+            refresh_token: String::new(),
+            scopes: vec!["read".into()],
+            default_expires_in_secs: 3600,
+            token_path: Some("data.token".into()),
+            expires_in_path: Some("ttl".into()),
+            body: [("audience".to_string(), json!("{{ config.id }}-api")), ("client_id".to_string(), json!("x"))]
+                .into_iter()
+                .collect(),
+        };
+        let http = http(Some(&auth), Retry::default(), json!({ "id": "app", "secret": "s3cret" }));
+        let items = get_request(&format!("{base}/items"));
+        http.send(&items).await.unwrap();
+        http.send(&items).await.unwrap();
+        {
+            let fake = fake.lock().unwrap();
+            assert_eq!(fake.logins.len(), 1, "the token is reused");
+            let form = &fake.logins[0];
+            assert_eq!(form["grant_type"], "client_credentials");
+            assert_eq!((form["client_id"].as_str(), form["client_secret"].as_str()), ("app", "s3cret"));
+            assert_eq!(form["scope"], "read");
+            assert_eq!(form["audience"], "app-api", "extra body fields, rendered");
+            assert!(!form.contains_key("refresh_token"));
+            assert_eq!(fake.seen, ["Bearer t1", "Bearer t1"]);
+        }
+        // `ttl` is found under `data` although the path names no parent (as Airbyte searches).
+        let Credentials::Token(source) = &http.credentials else { panic!() };
+        let due = source.cached.lock().await.as_ref().unwrap().1.unwrap();
+        assert!(due > Instant::now() + Duration::from_secs(3000), "lifetime from `data.ttl`");
+        // The API revokes the token: one 401, a new token, the request succeeds.
+        fake.lock().unwrap().valid = "revoked".into();
+        http.send(&items).await.unwrap();
+        assert_eq!(fake.lock().unwrap().logins.len(), 2, "fetched again on the 401");
+        assert_eq!(fake.lock().unwrap().seen[2..], ["Bearer t1", "Bearer t2"]);
+        // Refused whatever the token: one renewal, then an authentication error.
+        fake.lock().unwrap().reject_all = true;
+        let error = http.send(&items).await.unwrap_err();
+        assert!(matches!(error, ConnectorError::Auth(_)), "{error}");
+        assert_eq!(fake.lock().unwrap().logins.len(), 3, "renewed once per request, not in a loop");
+        assert!(http.waits().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_session_token_logs_in_with_a_form_and_logs_in_again_when_it_expires_or_gets_a_401() {
+        let (base, fake) = fake().await;
+        let manifest = Manifest::parse(
+            "m.yaml",
+            r#"
+name: demo
+description: d
+spec: { type: object }
+requester:
+  base_url: https://api.example.com/v1
+  auth:
+    type: session_token
+    login: { url: "https://api.example.com/v1/login", body_form: { user: "{{ config.user }}", password: "{{ config.password }}" } }
+    token_path: session.id
+    expires_in: PT1H
+    inject: { header: X-Session, prefix: "Token " }
+streams: [{ name: items, request: { path: /items } }]
+"#,
+        )
+        .unwrap();
+        let http = http(manifest.requester.auth.as_ref(), Retry::default(), json!({ "user": "ann", "password": "pw" }))
+            .with_base_urls("https://api.example.com/v1".into(), base.clone());
+        let items = get_request(&format!("{base}/items"));
+        http.send(&items).await.unwrap();
+        http.send(&items).await.unwrap();
+        assert_eq!(
+            fake.lock().unwrap().logins.len(),
+            1,
+            "the login under the manifest's base URL went to the one in use"
+        );
+        assert_eq!(fake.lock().unwrap().logins[0]["user"], "ann");
+        assert_eq!(fake.lock().unwrap().seen, ["Token s1", "Token s1"]);
+        // Expired: the next request logs in first.
+        let Credentials::Token(source) = &http.credentials else { panic!() };
+        source.cached.lock().await.as_mut().unwrap().1 = Some(Instant::now() - Duration::from_secs(1));
+        http.send(&items).await.unwrap();
+        assert_eq!(fake.lock().unwrap().seen.last().unwrap(), "Token s2");
+        // Ended by the server: a 401, a login, the request again.
+        fake.lock().unwrap().valid = "gone".into();
+        http.send(&items).await.unwrap();
+        assert_eq!(fake.lock().unwrap().seen[3..], ["Token s2", "Token s3"], "a 401, a login, the request again");
+        http.send(&items).await.unwrap();
+        assert_eq!(fake.lock().unwrap().logins.len(), 3, "not again while the new one is good");
+        fake.lock().unwrap().reject_all = true;
+        assert!(matches!(http.send(&items).await, Err(ConnectorError::Auth(_))));
+        assert_eq!(fake.lock().unwrap().logins.len(), 4, "one login per refused request");
+
+        // A wrong password is an authentication error naming the login.
+        let http =
+            self::http(manifest.requester.auth.as_ref(), Retry::default(), json!({ "user": "ann", "password": "no" }))
+                .with_base_urls("https://api.example.com/v1".into(), base.clone());
+        let error = http.send(&items).await.unwrap_err().to_string();
+        assert!(error.contains("login POST") && error.contains("/login answered 401"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_session_token_from_a_json_login_goes_into_a_query_parameter_that_urls_mask() {
+        let (base, fake) = fake().await;
+        let auth = Auth::SessionToken {
+            login: super::super::manifest::LoginRequest {
+                url: "/login.json".into(),
+                method: Method::Post,
+                params: Default::default(),
+                headers: Default::default(),
+                body: Some(json!({ "username": "{{ config.user }}", "n": 2 })),
+                body_form: None,
+            },
+            token_path: "token".into(),
+            expires_in: None,
+            inject: TokenInject { header: None, prefix: None, param: Some("token".into()) },
+        };
+        let http =
+            http(Some(&auth), Retry::default(), json!({ "user": "bo" })).with_base_urls(base.clone(), base.clone());
+        let page = http.send(&get_request(&format!("{base}/items"))).await.unwrap();
+        assert!(page.url.contains("token=***") && !page.url.contains("s1"), "{}", page.url);
+        let fake = fake.lock().unwrap();
+        assert_eq!(fake.seen, ["s1"]);
+        assert_eq!((fake.logins[0]["username"].as_str(), fake.logins[0]["n"].as_str()), ("bo", "2"));
+    }
+
+    #[tokio::test]
+    async fn auth_none_and_form_bodies() {
+        let (base, _) = fake().await;
+        let http = http(Some(&Auth::None), Retry::default(), json!({}));
+        assert!(matches!(http.credentials, Credentials::None));
+        let mut request = get_request(&format!("{base}/echo"));
+        request.method = Method::Post;
+        request.form = Some(vec![("q".into(), "a b&c".into()), ("page".into(), "2".into())]);
+        request.body = Some(json!({ "ignored": true }));
+        let page = http.send(&request).await.unwrap();
+        let echoed: Value = serde_json::from_slice(&page.body).unwrap();
+        assert_eq!(echoed["content_type"], "application/x-www-form-urlencoded");
+        assert_eq!(echoed["form"], json!({ "q": "a b&c", "page": "2" }));
+        let fields = [
+            ("q".to_string(), json!("{{ config.q }}")),
+            ("none".to_string(), json!("")),
+            ("ids".to_string(), json!([1, 2])),
+        ];
+        let pairs = form_pairs(
+            &fields.into_iter().collect(),
+            &Templates::new(),
+            &context(&json!({ "config": { "q": "x" } })),
+            "f",
+        )
+        .unwrap();
+        assert_eq!(pairs, [("ids".to_string(), "1".to_string()), ("ids".into(), "2".into()), ("q".into(), "x".into())]);
+    }
+
+    #[tokio::test]
+    async fn response_rules_ignore_fail_and_retry_stream_rules_first() {
+        let (base, fake) = fake().await;
+        let http = http(None, Retry::default(), json!({ "tenant": "acme" })).with_responses(vec![
+            rule(&[404], ResponseAction::Fail),
+            ResponseRule {
+                message: Some("{{ config.tenant }}: {{ response.error.message }} ({{ status }})".into()),
+                ..rule(&[410], ResponseAction::Fail)
+            },
+            ResponseRule { body_contains: Some("try again".into()), ..rule(&[], ResponseAction::Retry) },
+            ResponseRule {
+                when: Some("headers['x-limited'] == 'yes'".into()),
+                ..rule(&[], ResponseAction::RateLimited)
+            },
+        ]);
+        // The stream's rule wins over the requester's: ignored, no records, no error.
+        let mut request = get_request(&format!("{base}/status/404"));
+        request.responses = vec![rule(&[404], ResponseAction::Ignore)];
+        let page = http.send(&request).await.unwrap();
+        assert!(page.ignored && page.body.is_empty());
+        // Without it the requester's `fail` applies, with the body's error message.
+        let error = http.send(&get_request(&format!("{base}/status/404"))).await.unwrap_err().to_string();
+        assert!(error.contains("404") && error.contains("status 404 on purpose"), "{error}");
+        let error = http.send(&get_request(&format!("{base}/status/410"))).await.unwrap_err().to_string();
+        assert!(error.contains("acme: status 410 on purpose (410)"), "a message template: {error}");
+        // Unmatched statuses keep today's handling: 403 is an auth error, 418 a source error.
+        assert!(matches!(http.send(&get_request(&format!("{base}/status/403"))).await, Err(ConnectorError::Auth(_))));
+        assert!(matches!(http.send(&get_request(&format!("{base}/status/418"))).await, Err(ConnectorError::Source(_))));
+        // An error in a 200 (by its message) and a rate limit (by a header) are retried.
+        fake.lock().unwrap().flaky = vec![
+            (200, vec![], r#"{"errors": [{"msg": "busy, try again"}]}"#.into()),
+            (200, vec![("x-limited".into(), "yes".into()), ("retry-after".into(), "3".into())], "{}".into()),
+        ];
+        let page = http.send(&get_request(&format!("{base}/flaky"))).await.unwrap();
+        assert!(!page.ignored && page.body.starts_with(b"{\"data\""));
+        let waits = http.waits();
+        assert_eq!(waits.len(), 2, "{waits:?}");
+        assert_eq!(waits[1], Duration::from_secs(3), "Retry-After still sets the wait");
+        // A record that merely contains the text is no error: only the error message counts.
+        fake.lock().unwrap().flaky = vec![(200, vec![], r#"{"data": [{"note": "try again later"}]}"#.into())];
+        let page = http.send(&get_request(&format!("{base}/flaky"))).await.unwrap();
+        assert!(page.body.starts_with(b"{\"data\": [{\"note\""));
+        assert_eq!(http.waits().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn retry_rules_give_up_after_max_attempts() {
+        let (base, fake) = fake().await;
+        let retry = Retry { max_attempts: 3, ..Retry::default() };
+        let http = http(None, retry, json!({})).with_responses(vec![rule(&[200], ResponseAction::Retry)]);
+        fake.lock().unwrap().flaky = vec![(200, vec![], "{}".into()); 5];
+        let error = http.send(&get_request(&format!("{base}/flaky"))).await.unwrap_err().to_string();
+        assert!(error.contains("gave up after 3 tries"), "{error}");
+        assert_eq!(http.waits().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn backoff_strategies_set_the_wait_of_retried_responses() {
+        let (base, fake) = fake().await;
+        let reset = (unix_now() + 30.0).floor();
+        let retry = Retry {
+            backoff: vec![
+                Backoff::Header { header: "X-Wait".into(), regex: Some("[0-9.]+".into()), max_wait: None },
+                Backoff::UntilHeader {
+                    header: "X-RateLimit-Reset".into(),
+                    regex: None,
+                    min_wait: None,
+                    max_wait: None,
+                },
+                Backoff::Exponential { factor: 0.5 },
+            ],
+            ..Retry::default()
+        };
+        let http = http(None, retry, json!({}));
+        fake.lock().unwrap().flaky = vec![
+            (429, vec![("x-wait".into(), "7.5 seconds".into())], String::new()),
+            (503, vec![("x-ratelimit-reset".into(), format!("{reset}"))], String::new()),
+            (500, vec![], String::new()),
+            (500, vec![("retry-after".into(), "1".into())], String::new()),
+        ];
+        http.send(&get_request(&format!("{base}/flaky"))).await.unwrap();
+        let waits = http.waits();
+        assert_eq!(waits[0], Duration::from_millis(7_500), "the header's number, through the regex");
+        assert!(
+            waits[1] > Duration::from_secs(27) && waits[1] <= Duration::from_secs(30),
+            "until the reset: {waits:?}"
+        );
+        assert_eq!(waits[2], Duration::from_secs(4), "0.5 · 2^3 (the third try failed)");
+        assert_eq!(waits[3], Duration::from_secs(8), "a strategy that gives a wait wins over Retry-After");
+    }
+
+    #[test]
+    fn strategies_in_order_with_airbyte_semantics() {
+        let compile = |b: Backoff| compile_backoff(&b).unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("x-wait", HeaderValue::from_static("wait 5"));
+        headers.insert("x-reset", HeaderValue::from_static("1000100"));
+        let now = 1_000_000.0;
+        let wait = |strategies: &[Strategy], attempt: u32, headers: Option<&HeaderMap>| {
+            strategy_wait(strategies, attempt, headers, now).map(|w| w.map(|d| d.as_secs_f64()))
+        };
+        // A regex must match at the start of the value (Python's re.match): `wait 5` gives no number.
+        let header = compile(Backoff::Header { header: "X-Wait".into(), regex: Some("[0-9]+".into()), max_wait: None });
+        assert_eq!(wait(std::slice::from_ref(&header), 1, Some(&headers)), Ok(None));
+        let header =
+            compile(Backoff::Header { header: "X-Wait".into(), regex: Some("wait [0-9]+".into()), max_wait: None });
+        assert_eq!(wait(std::slice::from_ref(&header), 1, Some(&headers)), Ok(None), "`wait 5` is not a number");
+        let header = compile(Backoff::Header { header: "X-Missing".into(), regex: None, max_wait: None });
+        let constant = compile(Backoff::Constant { seconds: 10.0 });
+        assert_eq!(
+            wait(&[header, constant], 1, Some(&headers)),
+            Ok(Some(10.0)),
+            "the next strategy when one gives none"
+        );
+        // Exponential: factor · 2^attempt; also for transport failures (no headers).
+        let exponential = compile(Backoff::Exponential { factor: 5.0 });
+        assert_eq!(wait(std::slice::from_ref(&exponential), 1, None), Ok(Some(10.0)));
+        assert_eq!(wait(std::slice::from_ref(&exponential), 3, None), Ok(Some(40.0)));
+        // Until a unix time; min_wait as a floor and as the wait when the header is missing.
+        let until = |min_wait, max_wait| {
+            compile(Backoff::UntilHeader { header: "X-Reset".into(), regex: None, min_wait, max_wait })
+        };
+        assert_eq!(wait(&[until(None, None)], 1, Some(&headers)), Ok(Some(100.0)));
+        assert_eq!(wait(&[until(Some(300.0), None)], 1, Some(&headers)), Ok(Some(300.0)));
+        assert_eq!(wait(&[until(Some(3.0), None)], 1, None), Ok(Some(3.0)));
+        assert_eq!(wait(&[until(None, None)], 1, None), Ok(None));
+        let mut past = HeaderMap::new();
+        past.insert("x-reset", HeaderValue::from_static("999999"));
+        assert_eq!(wait(&[until(None, None)], 1, Some(&past)), Ok(None), "a reset in the past: no wait");
+        // max_wait: at or past it the request fails instead of waiting.
+        let error = wait(&[until(None, Some(100.0))], 1, Some(&headers)).unwrap_err();
+        assert!(error.contains("100s") && error.contains("max_wait"), "{error}");
+        assert_eq!(wait(&[], 1, Some(&headers)), Ok(None), "no strategies: today's backoff");
+    }
+
+    #[test]
+    fn error_messages_are_found_as_airbyte_finds_them() {
+        let find = |body: &str| error_message(&parse_body(body.as_bytes()), body.as_bytes());
+        assert_eq!(find(r#"{"message": "bad"}"#).as_deref(), Some("bad"));
+        assert_eq!(find(r#"{"error": {"detail": "deep"}}"#).as_deref(), Some("deep"));
+        assert_eq!(find(r#"{"errors": [{"msg": "a"}, {"msg": "b"}]}"#).as_deref(), Some("a, b"));
+        assert_eq!(find(r#"{"message": "", "error": "second"}"#).as_deref(), Some("second"));
+        assert_eq!(find(r#"{"data": [{"message": "a record"}]}"#), None);
+        assert_eq!(find("Service Unavailable").as_deref(), Some("Service Unavailable"));
+        let answer = json!({ "data": { "access_token": "x", "n": 3 } });
+        assert_eq!(find_value(&answer, "access_token"), Some(&json!("x")));
+        assert_eq!(find_value(&answer, "data.n"), Some(&json!(3)));
+        assert_eq!(find_value(&answer, "data.missing"), None);
     }
 }
