@@ -1755,4 +1755,131 @@ streams: [{ name: items, request: { path: /items } }]
         assert_eq!(find_value(&answer, "data.n"), Some(&json!(3)));
         assert_eq!(find_value(&answer, "data.missing"), None);
     }
+
+    /// A whole read through the declarative connector: a session login by form, a
+    /// partitioned POST stream with a form body the page token joins, a partition whose 404
+    /// the stream's rule ignores (the stream goes on), and an error-in-a-200 the requester's
+    /// rule retries.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_declarative_read_logs_in_ignores_a_partition_and_retries_a_rate_limit() {
+        use futures::StreamExt as _;
+
+        use crate::{ConfiguredCatalog, ConfiguredStream, Connector, DeclarativeConnector, Message, ReadRequest};
+
+        #[derive(Default)]
+        struct Api {
+            logins: u32,
+            slowed: bool,
+            card_forms: Vec<HashMap<String, String>>,
+        }
+        type Api2 = Arc<StdMutex<Api>>;
+        fn signed_in(headers: &AxumHeaders) -> bool {
+            headers.get("x-session").and_then(|v| v.to_str().ok()) == Some("Token sess-1")
+        }
+        async fn login(State(api): State<Api2>, Form(form): Form<HashMap<String, String>>) -> Response {
+            if form.get("password").map(String::as_str) != Some("pw") {
+                return StatusCode::UNAUTHORIZED.into_response();
+            }
+            api.lock().unwrap().logins += 1;
+            Json(json!({ "data": { "session": "sess-1" } })).into_response()
+        }
+        async fn boards(headers: AxumHeaders) -> Response {
+            if !signed_in(&headers) {
+                return StatusCode::UNAUTHORIZED.into_response();
+            }
+            Json(json!([{ "id": 1 }, { "id": 2 }, { "id": 3 }])).into_response()
+        }
+        async fn cards(
+            State(api): State<Api2>,
+            Path(board): Path<u32>,
+            headers: AxumHeaders,
+            Form(form): Form<HashMap<String, String>>,
+        ) -> Response {
+            if !signed_in(&headers) {
+                return StatusCode::UNAUTHORIZED.into_response();
+            }
+            let mut api = api.lock().unwrap();
+            api.card_forms.push(form.clone());
+            let body = match (board, form.get("after").map(String::as_str)) {
+                (1, None) => json!({ "cards": [{ "id": "a" }, { "id": "b" }], "next": "p2" }),
+                (1, Some("p2")) => json!({ "cards": [{ "id": "c" }], "next": null }),
+                (2, _) => return (StatusCode::NOT_FOUND, "board 2 was deleted").into_response(),
+                (3, _) if !api.slowed => {
+                    api.slowed = true;
+                    json!({ "message": "please slow down" })
+                }
+                (3, _) => json!({ "cards": [{ "id": "d" }], "next": null }),
+                _ => return StatusCode::BAD_REQUEST.into_response(),
+            };
+            Json(body).into_response()
+        }
+        let api: Api2 = Arc::default();
+        let base = serve(
+            Router::new()
+                .route("/login", post(login))
+                .route("/boards", get(boards))
+                .route("/boards/{board}/cards", post(cards))
+                .with_state(api.clone()),
+        )
+        .await;
+        let manifest = r#"
+name: boards
+description: Boards and their cards.
+spec: { type: object, properties: { user: { type: string }, password: { type: string, x-secret: true } } }
+requester:
+  base_url: https://boards.example.com
+  concurrency: 1
+  auth:
+    type: session_token
+    login: { url: /login, body_form: { user: "{{ config.user }}", password: "{{ config.password }}" } }
+    token_path: data.session
+    inject: { header: X-Session, prefix: "Token " }
+  responses:
+    - { body_contains: "slow down", action: rate_limited }
+  retry: { backoff: { type: constant, seconds: 0.001 } }
+streams:
+  - name: boards
+    primary_key: [id]
+    request: { path: /boards }
+    schema: { type: object, properties: { id: { type: integer } } }
+  - name: cards
+    primary_key: [id]
+    partition: { stream: boards }
+    request: { path: "/boards/{{ partition.id }}/cards", method: POST, body_form: { limit: "2" } }
+    records: { path: cards }
+    paginator: { type: cursor, token: "{{ response.next }}", inject: { body: after } }
+    responses:
+      - { statuses: [404], action: ignore, message: "a deleted board ({{ status }})" }
+    schema: { type: object, properties: { id: { type: string } } }
+"#;
+        let connector = DeclarativeConnector::from_manifest("boards/manifest.yaml", manifest).unwrap();
+        let config = json!({ "user": "ann", "password": "pw", "base_url": base });
+        let catalog = connector.discover(&config).await.unwrap();
+        let descriptor = catalog.stream("cards").unwrap().clone();
+        let request = ReadRequest {
+            config: config.clone(),
+            catalog: ConfiguredCatalog {
+                streams: vec![ConfiguredStream { mode: descriptor.default_mode, stream: descriptor }],
+            },
+            state: Default::default(),
+        };
+        let mut messages = connector.read(request).await.unwrap();
+        let mut ids = Vec::new();
+        while let Some(message) = messages.next().await {
+            match message.unwrap() {
+                Message::Batch { batch, .. } => {
+                    let column = batch.column_by_name("id").unwrap();
+                    let column = arrow::array::AsArray::as_string::<i32>(column.as_ref());
+                    ids.extend(column.iter().map(|v| v.unwrap().to_string()));
+                }
+                Message::StreamFailed { error, .. } => panic!("stream failed: {error}"),
+                _ => {}
+            }
+        }
+        assert_eq!(ids, ["a", "b", "c", "d"], "board 2 ignored, board 3 retried");
+        let api = api.lock().unwrap();
+        assert_eq!(api.logins, 1, "one login serves every request of the read");
+        assert!(api.card_forms.iter().all(|f| f["limit"] == "2"));
+        assert_eq!(api.card_forms[1].get("after").map(String::as_str), Some("p2"), "the page token joins the form");
+    }
 }
