@@ -314,7 +314,7 @@ impl Http {
             base_urls: None,
             recorded_waits: None,
             retries_used: AtomicU32::new(0),
-            interval: requests_per_second.filter(|r| *r > 0.0).map(|r| Duration::from_secs_f64(1.0 / r)),
+            interval: requests_per_second.filter(|r| *r > 0.0).and_then(|r| Duration::try_from_secs_f64(1.0 / r).ok()),
             next_slot: Mutex::new(Instant::now()),
             rules,
             templates,
@@ -690,7 +690,7 @@ impl Http {
                 let lifetime = find_value(&answer, expires_in_path)
                     .and_then(|v| value_text(v).parse::<f64>().ok())
                     .filter(|s| s.is_finite() && *s > 0.0)
-                    .map(Duration::from_secs_f64)
+                    .and_then(|s| Duration::try_from_secs_f64(s).ok())
                     .unwrap_or(*default_lifetime);
                 // Renewed a minute before it expires, so no request carries a dying token
                 // (a short-lived one: at nine tenths of its life).
@@ -939,7 +939,8 @@ fn strategy_wait(
             }
         };
         if let Some(seconds) = seconds.filter(|s| *s > 0.0 && s.is_finite()) {
-            return Ok(Some(Duration::from_secs_f64(seconds)));
+            // A wait too long for a Duration is the longest one (`max_delay_ms` caps it).
+            return Ok(Some(Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX)));
         }
     }
     Ok(None)
@@ -1129,7 +1130,8 @@ pub fn retry_delay(policy: &Retry, attempt: u32, retry_after: Option<Duration>, 
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let text = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(seconds) = text.parse::<f64>() {
-        return Some(Duration::from_secs_f64(seconds.max(0.0)));
+        // `1e400` parses as infinity: the longest wait (capped by `max_delay_ms`), not a panic.
+        return Some(Duration::try_from_secs_f64(seconds.max(0.0)).unwrap_or(Duration::MAX));
     }
     let when = chrono::DateTime::parse_from_rfc2822(text).ok()?;
     let wait = when.signed_duration_since(chrono::Utc::now()).to_std().unwrap_or_default();
@@ -1739,6 +1741,15 @@ streams: [{ name: items, request: { path: /items } }]
         let error = wait(&[until(None, Some(100.0))], 1, Some(&headers)).unwrap_err();
         assert!(error.contains("100s") && error.contains("max_wait"), "{error}");
         assert_eq!(wait(&[], 1, Some(&headers)), Ok(None), "no strategies: today's backoff");
+        let mut huge = HeaderMap::new();
+        huge.insert("x-wait", HeaderValue::from_static("1e400"));
+        huge.insert(RETRY_AFTER, HeaderValue::from_static("1e400"));
+        let header = compile(Backoff::Header { header: "X-Wait".into(), regex: None, max_wait: None });
+        assert_eq!(strategy_wait(&[header], 1, Some(&huge), now), Ok(None), "infinity is no number of seconds");
+        huge.insert("x-wait", HeaderValue::from_static("1e300"));
+        let header = compile(Backoff::Header { header: "X-Wait".into(), regex: None, max_wait: None });
+        assert_eq!(strategy_wait(&[header], 1, Some(&huge), now), Ok(Some(Duration::MAX)), "no panic");
+        assert_eq!(retry_after(&huge), Some(Duration::MAX), "no panic");
     }
 
     #[test]
