@@ -1124,10 +1124,10 @@ impl Manifest {
                 } else {
                     return fail(at("values"), "expected a list, or a template rendering a list".into());
                 }
-                if let Some(parent_name) = &partition.stream {
-                    if let Some(cycle) = self.partition_cycle(&stream.name, parent_name) {
-                        return fail(at("stream"), cycle);
-                    }
+                if let Some(parent_name) = &partition.stream
+                    && let Some(cycle) = self.partition_cycle(&stream.name, parent_name)
+                {
+                    return fail(at("stream"), cycle);
                 }
             }
             if let Some(incremental) = &stream.incremental

@@ -114,6 +114,9 @@ struct Unit {
     filter_at: Option<Micros>,
 }
 
+/// A record of a stream and the key of the partition it came from.
+type KeyedRecord = (Value, Option<Value>);
+
 /// One partition of a stream: its template variable and its key in the state.
 #[derive(Debug, Clone)]
 struct Part {
@@ -492,7 +495,7 @@ impl Reader {
     fn keyed_records<'a>(
         self: &'a Arc<Self>,
         def: &'a StreamDefinition,
-    ) -> futures::future::BoxFuture<'a, Result<Vec<(Value, Option<Value>)>>> {
+    ) -> futures::future::BoxFuture<'a, Result<Vec<KeyedRecord>>> {
         Box::pin(async move {
             let partitions: Vec<Option<Part>> = if def.partition.is_some() {
                 self.partitions(def).await?.into_iter().map(Some).collect()
