@@ -100,6 +100,10 @@ pub const SUPPORTED: &[Component] = &[
     ok("CheckStream", "`check: { stream: stream_names[0] }`"),
     ok("Spec", "`spec` (`connection_specification`, `airbyte_secret` → `x-secret`)"),
     ok("ConcurrencyLevel", "`requester.concurrency` (`default_concurrency`, else `max_concurrency`)"),
+    ok("HTTPAPIBudget", "`requester.rate_limit`: the slowest rate of its policies, for every request"),
+    ok("MovingWindowCallRatePolicy", "its `rates` (`limit` per `interval`)"),
+    ok("FixedWindowCallRatePolicy", "`call_limit` per `period`"),
+    ok("UnlimitedCallRatePolicy", "no pace"),
     ok(
         "LegacyToPerPartitionStateMigration",
         "nothing: the state is txlake's own (import with `--import-airbyte-state`)",
@@ -129,7 +133,6 @@ pub const SUPPORTED: &[Component] = &[
     no("JsonlDecoder", "the engine decodes JSON only"),
     no("IterableDecoder", "the engine decodes JSON only"),
     no("ZipfileDecoder", "the engine decodes JSON only"),
-    no("HTTPAPIBudget", "Airbyte's call-rate policies; the engine paces with `rate_limit` and retries"),
     no("Custom* / class_name", "Python code shipped with the source"),
 ];
 

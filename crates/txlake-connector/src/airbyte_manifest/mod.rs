@@ -90,10 +90,7 @@ pub fn connector(
     text: &str,
     dir: Option<&Path>,
 ) -> Result<DeclarativeConnector, ConnectorError> {
-    let translated = translate(origin, name, text, dir)?;
-    let native = serde_yaml::to_string(&translated.manifest)
-        .map_err(|e| ConnectorError::Internal(format!("cannot write the translated manifest of {origin}: {e}")))?;
-    DeclarativeConnector::from_manifest(&format!("{origin} (translated from Airbyte's format)"), &native)
+    translate(origin, name, text, dir)?.connector(origin)
 }
 
 /// Reads an Airbyte manifest from a file and builds its connector, named `name` or, when
@@ -105,6 +102,73 @@ pub fn connector_from_file(path: &Path, name: Option<&str>) -> Result<Declarativ
     let name = name.map(str::to_string).unwrap_or_else(|| name_from_path(&origin));
     let dir: Option<PathBuf> = path.parent().map(Path::to_path_buf);
     connector(&origin, &name, &text, dir.as_deref())
+}
+
+/// Makes the connectors of `airbyte-manifest:<path or https URL>`: a path (relative to the
+/// current directory) is read at every resolve, so an edited manifest is picked up; a URL is
+/// fetched once per process and kept.
+#[derive(Default)]
+pub struct ManifestResolver {
+    fetched: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<DeclarativeConnector>>>,
+}
+
+impl std::fmt::Debug for ManifestResolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ManifestResolver")
+    }
+}
+
+impl ManifestResolver {
+    async fn fetch(url: &str) -> Result<String, ConnectorError> {
+        let fail = |message: String| ConnectorError::Manifest { origin: url.to_string(), message };
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(60))
+            .build()
+            .map_err(|e| fail(format!("cannot make an HTTP client: {e}")))?;
+        let response = client.get(url).send().await.map_err(|e| fail(format!("cannot fetch it: {e}")))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(fail(format!("fetching it answered {status}")));
+        }
+        response.text().await.map_err(|e| fail(format!("cannot read it: {e}")))
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::registry::SchemeResolver for ManifestResolver {
+    async fn resolve(&self, target: &str) -> Result<std::sync::Arc<dyn crate::Connector>, ConnectorError> {
+        let target = target.trim();
+        if target.is_empty() {
+            return Err(ConnectorError::Manifest {
+                origin: format!("{SCHEME}:"),
+                message: format!("name the manifest: `{SCHEME}:<path or https URL to manifest.yaml>`"),
+            });
+        }
+        if target.starts_with("https://") || target.starts_with("http://") {
+            let cached = self.fetched.lock().ok().and_then(|cache| cache.get(target).cloned());
+            let connector = match cached {
+                Some(connector) => connector,
+                None => {
+                    let text = Self::fetch(target).await?;
+                    let name = name_from_path(
+                        url::Url::parse(target).map(|u| u.path().to_string()).as_deref().unwrap_or(target),
+                    );
+                    let connector = std::sync::Arc::new(connector(target, &name, &text, None)?);
+                    if let Ok(mut cache) = self.fetched.lock() {
+                        cache.insert(target.to_string(), connector.clone());
+                    }
+                    connector
+                }
+            };
+            return Ok(connector);
+        }
+        let path = std::path::absolute(target).unwrap_or_else(|_| PathBuf::from(target));
+        Ok(std::sync::Arc::new(connector_from_file(&path, None)?))
+    }
+
+    fn description(&self) -> &str {
+        "an Airbyte low-code manifest (path or URL), run by txlake's engine (connectors/AIRBYTE.md)"
+    }
 }
 
 /// Parses the YAML and resolves it as the CDK does before building components: references

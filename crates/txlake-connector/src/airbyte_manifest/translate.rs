@@ -21,6 +21,23 @@ pub struct Translated {
     pub notes: Vec<String>,
 }
 
+impl Translated {
+    /// The native manifest as YAML, as `txlake connectors translate` prints it.
+    pub fn to_yaml(&self) -> Result<String> {
+        serde_yaml::to_string(&self.manifest)
+            .map_err(|e| ConnectorError::Internal(format!("cannot write the translated manifest: {e}")))
+    }
+
+    /// The connector running the native manifest; `origin` (the Airbyte manifest) is named
+    /// in errors.
+    pub fn connector(&self, origin: &str) -> Result<crate::declarative::DeclarativeConnector> {
+        crate::declarative::DeclarativeConnector::from_manifest(
+            &format!("{origin} (translated from Airbyte's format)"),
+            &self.to_yaml()?,
+        )
+    }
+}
+
 type Result<T> = std::result::Result<T, ConnectorError>;
 type Object = Map<String, Value>;
 
@@ -53,7 +70,7 @@ struct Walk<'a> {
 pub fn translate(origin: &str, name: &str, manifest: &Value, dir: Option<&Path>) -> Result<Translated> {
     let mut walk = Walk { origin, dir, notes: Vec::new(), names: Vec::new(), hidden: Vec::new() };
     let (top, _) = walk.component("", manifest, &["DeclarativeSource"])?;
-    for key in ["dynamic_streams", "api_budget"] {
+    for key in ["dynamic_streams"] {
         if let Some(value) = top.get(key).filter(|v| super::truthy(v)) {
             let kind = match (key, value.as_array().and_then(|a| a.first())) {
                 ("dynamic_streams", Some(first)) => kind_of(first).unwrap_or("DynamicDeclarativeStream").to_string(),
@@ -126,6 +143,11 @@ pub fn translate(origin: &str, name: &str, manifest: &Value, dir: Option<&Path>)
             }
         }
         requester["retry"] = Value::Object(r);
+    }
+    if let Some(budget) = top.get("api_budget").filter(|v| !v.is_null()) {
+        if let Some(rate) = walk.api_budget("api_budget", budget)? {
+            requester["rate_limit"] = json!({ "requests_per_second": rate });
+        }
     }
     if let Some(level) = top.get("concurrency_level") {
         let (c, _) = walk.component("concurrency_level", level, &["ConcurrencyLevel"])?;
@@ -205,13 +227,8 @@ fn substitute_parameters(text: &str, parameters: &Object) -> String {
         let Some(len) = rest[start..].find("}}") else { break };
         let inner = rest[start + 2..start + len].trim();
         out.push_str(&rest[..start]);
-        let key = inner.strip_prefix("parameters").and_then(|k| {
-            k.strip_prefix('.')
-                .or_else(|| k.strip_prefix("['").and_then(|k| k.strip_suffix("']")))
-                .or_else(|| k.strip_prefix("[\"").and_then(|k| k.strip_suffix("\"]")))
-        });
-        match key.and_then(|k| parameters.get(k)) {
-            Some(Value::String(s)) => out.push_str(s),
+        match parameter_expression(inner, parameters) {
+            Some(Value::String(s)) => out.push_str(&s),
             Some(v @ (Value::Number(_) | Value::Bool(_))) => out.push_str(&v.to_string()),
             _ => out.push_str(&rest[start..start + len + 2]),
         }
@@ -219,6 +236,51 @@ fn substitute_parameters(text: &str, parameters: &Object) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// The value of an expression over `parameters` only: `parameters.x`, `parameters['x']`,
+/// `parameters.get('x')`, `parameters.get('x', 'default')`, a quoted literal, joined by
+/// `or` (the first truthy one). None: the expression reads something else.
+fn parameter_expression(expression: &str, parameters: &Object) -> Option<Value> {
+    let unquote = |t: &str| {
+        let t = t.trim();
+        (t.len() >= 2 && ((t.starts_with('\'') && t.ends_with('\'')) || (t.starts_with('"') && t.ends_with('"'))))
+            .then(|| t[1..t.len() - 1].to_string())
+    };
+    let mut last = None;
+    for term in expression.split(" or ") {
+        let term = term.trim();
+        let value = if let Some(literal) = unquote(term) {
+            Value::String(literal)
+        } else {
+            let rest = term.strip_prefix("parameters")?;
+            if let Some(args) = rest.strip_prefix(".get(").and_then(|a| a.strip_suffix(')')) {
+                let (key, default) = match args.split_once(',') {
+                    Some((k, d)) => (unquote(k)?, Some(d)),
+                    None => (unquote(args)?, None),
+                };
+                match (parameters.get(&key), default) {
+                    (Some(v), _) => v.clone(),
+                    (None, Some(d)) => Value::String(unquote(d)?),
+                    (None, None) => Value::Null,
+                }
+            } else {
+                let key = rest
+                    .strip_prefix('.')
+                    .map(str::to_string)
+                    .or_else(|| rest.strip_prefix('[').and_then(|k| k.strip_suffix(']')).and_then(unquote))?;
+                if !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    return None;
+                }
+                parameters.get(&key).cloned().unwrap_or(Value::Null)
+            }
+        };
+        if super::truthy(&value) {
+            return Some(value);
+        }
+        last = Some(value);
+    }
+    last
 }
 
 fn is_template(text: &str) -> bool {
@@ -556,14 +618,23 @@ impl Walk<'_> {
     /// A `RequestOption`'s field name and place (`param`, `header`, `body`, `body_form`).
     fn request_option(&self, path: &str, option: &Object, parameters: &Object) -> Result<(String, &'static str)> {
         let kind = "RequestOption";
-        if option.get("field_path").is_some_and(super::truthy) {
-            return Err(self.refuse(
-                &format!("{path}.field_path"),
-                kind,
-                "a nested body field (`field_path`) is not supported; use `field_name`",
-            ));
-        }
-        let field = substitute_parameters(&self.string(path, kind, option, "field_name")?, parameters);
+        // `field_path` counts only without `field_name`: a stream's `$parameters` often
+        // carry a `field_path` (its records path) that propagation copies onto every option.
+        let field = match (option.get("field_name").filter(|v| !v.is_null()), option.get("field_path")) {
+            (Some(_), _) => self.string(path, kind, option, "field_name")?,
+            (None, Some(Value::Array(parts))) if parts.len() == 1 && parts[0].is_string() => {
+                parts[0].as_str().unwrap_or_default().to_string()
+            }
+            (None, Some(_)) => {
+                return Err(self.refuse(
+                    &format!("{path}.field_path"),
+                    kind,
+                    "a nested body field (`field_path` of several keys) is not supported",
+                ));
+            }
+            (None, None) => return Err(self.refuse(&format!("{path}.field_name"), kind, "`field_name` is required")),
+        };
+        let field = substitute_parameters(&field, parameters);
         let place = match option.get("inject_into").and_then(Value::as_str).unwrap_or_default() {
             "request_parameter" => "param",
             "header" => "header",
@@ -1327,6 +1398,57 @@ impl Walk<'_> {
         Ok(())
     }
 
+    /// An `HTTPAPIBudget` as one pace for the whole connector: the slowest of its rates
+    /// (a policy for some endpoints only is applied to all, which is slower but safe).
+    fn api_budget(&mut self, path: &str, value: &Value) -> Result<Option<f64>> {
+        let (budget, _) = self.component(path, value, &["HTTPAPIBudget"])?;
+        let mut slowest: Option<f64> = None;
+        let mut pace = |per_second: f64| slowest = Some(slowest.map_or(per_second, |s| s.min(per_second)));
+        for (i, policy) in
+            budget.get("policies").and_then(Value::as_array).cloned().unwrap_or_default().iter().enumerate()
+        {
+            let ppath = format!("{path}.policies[{i}]");
+            let (p, kind) = self.component(
+                &ppath,
+                policy,
+                &["MovingWindowCallRatePolicy", "FixedWindowCallRatePolicy", "UnlimitedCallRatePolicy"],
+            )?;
+            let windows: Vec<(Value, Value)> = match kind {
+                "MovingWindowCallRatePolicy" => p
+                    .get("rates")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|r| {
+                        (
+                            r.get("limit").cloned().unwrap_or(Value::Null),
+                            r.get("interval").cloned().unwrap_or(Value::Null),
+                        )
+                    })
+                    .collect(),
+                "FixedWindowCallRatePolicy" => vec![(
+                    p.get("call_limit").cloned().unwrap_or(Value::Null),
+                    p.get("period").cloned().unwrap_or(Value::Null),
+                )],
+                _ => Vec::new(),
+            };
+            for (limit, interval) in windows {
+                let limit = self.number(&format!("{ppath}.limit"), kind, &limit, &Object::new())?;
+                let seconds = interval
+                    .as_str()
+                    .and_then(|t| crate::declarative::manifest::duration_text::parse(&duration(t)).ok())
+                    .map(|d| d.as_secs_f64())
+                    .filter(|s| *s > 0.0)
+                    .ok_or_else(|| {
+                        self.refuse(&format!("{ppath}.interval"), kind, format!("`{interval}` is not a duration"))
+                    })?;
+                pace(limit / seconds);
+            }
+        }
+        Ok(slowest)
+    }
+
     fn number(&self, path: &str, kind: &str, value: &Value, parameters: &Object) -> Result<f64> {
         let text = match value {
             Value::Number(n) => n.to_string(),
@@ -1413,27 +1535,11 @@ fn check_templates(walk: &Walk<'_>, native: &Value) -> Result<()> {
     let mut found = Vec::new();
     collect_templates("", native, &mut found);
     for (path, text) in found {
-        if let Err(problem) = check_template(&text) {
+        if let Err(problem) = crate::declarative::template_airbyte::check_template(&text) {
             return Err(walk.refuse(&path, "interpolation", format!("`{text}`: {problem}")));
         }
     }
     Ok(())
-}
-
-/// One template checked.
-///
-/// WIRE(jinja): this is the call site for the jinja helper's `check_template(text) ->
-/// Result<(), String>` (Airbyte's macros and filters, unknown ones refused by name); until it
-/// lands, the template's syntax is checked with minijinja.
-fn check_template(text: &str) -> std::result::Result<(), String> {
-    let env = minijinja::Environment::new();
-    env.template_from_str(text).map(|_| ()).map_err(|e| {
-        let mut detail = e.kind().to_string();
-        if let Some(d) = e.detail() {
-            detail = format!("{detail}: {d}");
-        }
-        detail
-    })
 }
 
 fn collect_templates(path: &str, value: &Value, out: &mut Vec<(String, String)>) {
@@ -1683,6 +1789,10 @@ concurrency_level:
         let err = refusal(&text);
         assert!(err.contains("`streams[0].retriever` (AsyncRetriever)"), "{err}");
 
+        let budget = "api_budget:\n  type: HTTPAPIBudget\n  policies:\n    - type: MovingWindowCallRatePolicy\n      rates: [{ limit: 200, interval: PT1M }, { limit: 5, interval: PT1S }]\n";
+        let t = translate_text(&format!("{MANIFEST}{budget}")).unwrap();
+        assert_eq!(t.manifest["requester"]["rate_limit"]["requests_per_second"].as_f64().unwrap(), 200.0 / 60.0);
+
         let text = format!("{MANIFEST}dynamic_streams:\n  - type: DynamicDeclarativeStream\n");
         let err = refusal(&text);
         assert!(err.contains("`dynamic_streams` (DynamicDeclarativeStream)"), "{err}");
@@ -1888,6 +1998,10 @@ streams:
         assert_eq!(substitute_parameters("./schemas/{{ parameters.name }}.json", &p), "./schemas/users.json");
         assert_eq!(substitute_parameters("{{ parameters['size'] }}", &p), "50");
         assert_eq!(substitute_parameters("{{ config.x }}-{{ parameters[\"name\"] }}", &p), "{{ config.x }}-users");
+        assert_eq!(substitute_parameters("{{ parameters.get('data_path') or parameters.get('name') }}", &p), "users");
+        assert_eq!(substitute_parameters("{{ parameters.get('nope', 'x') }}", &p), "x");
+        assert_eq!(substitute_parameters("{{ parameters.name or config.x }}", &p), "users");
+        assert_eq!(substitute_parameters("{{ config.x or parameters.name }}", &p), "{{ config.x or parameters.name }}");
         assert_eq!(duration("P1Y2M3DT4H"), "P428DT4H");
         assert_eq!(duration("PT0.5S"), "PT0.5S");
     }
