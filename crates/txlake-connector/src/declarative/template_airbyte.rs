@@ -92,13 +92,43 @@ const JINJA_GLOBALS: &[&str] = &["dict", "namespace"];
 /// Methods templates may call: Python's on str/dict/list (pycompat), datetimes', durations'.
 const METHODS: &[&str] = &[
     // str
-    "upper", "lower", "islower", "isupper", "isspace", "isdigit", "isnumeric", "isalnum", "isalpha", "isascii",
-    "strip", "lstrip", "rstrip", "replace", "title", "split", "splitlines", "capitalize", "count", "find", "rfind",
-    "startswith", "endswith", "join", "format",
+    "upper",
+    "lower",
+    "islower",
+    "isupper",
+    "isspace",
+    "isdigit",
+    "isnumeric",
+    "isalnum",
+    "isalpha",
+    "isascii",
+    "strip",
+    "lstrip",
+    "rstrip",
+    "replace",
+    "title",
+    "split",
+    "splitlines",
+    "capitalize",
+    "count",
+    "find",
+    "rfind",
+    "startswith",
+    "endswith",
+    "join",
+    "format",
     // dict
-    "keys", "values", "items", "get",
+    "keys",
+    "values",
+    "items",
+    "get",
     // datetime / date / timedelta
-    "strftime", "isoformat", "timestamp", "date", "total_seconds", "astimezone", "replace_tz",
+    "strftime",
+    "isoformat",
+    "timestamp",
+    "date",
+    "total_seconds",
+    "astimezone",
 ];
 
 const DT_ARITH: &str = "__airbyte_datetime_add";
@@ -119,7 +149,9 @@ pub(crate) fn install(env: &mut Environment<'static>) {
     env.add_function("min", |args: Rest<JinjaValue>| extreme(&args, std::cmp::Ordering::Less, "min"));
     env.add_function("day_delta", day_delta);
     env.add_function("duration", |text: &str| -> Result<JinjaValue, Error> {
-        Ok(JinjaValue::from_object(PyDuration::parse(text).ok_or_else(|| invalid(format!("`{text}` is not an ISO 8601 duration")))?))
+        Ok(JinjaValue::from_object(
+            PyDuration::parse(text).ok_or_else(|| invalid(format!("`{text}` is not an ISO 8601 duration")))?,
+        ))
     });
     env.add_function("format_datetime", format_datetime);
     env.add_function("sanitize_url", |s: &str| quote_plus(s));
@@ -275,7 +307,14 @@ impl Object for AirbyteVars {
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::Str(&["config", "parameters", "stream_slice", "stream_partition", "stream_interval", "stream_state"])
+        Enumerator::Str(&[
+            "config",
+            "parameters",
+            "stream_slice",
+            "stream_partition",
+            "stream_interval",
+            "stream_state",
+        ])
     }
 }
 
@@ -299,14 +338,18 @@ fn with_parsed_links(headers: &JinjaValue) -> JinjaValue {
 
 fn parse_link_header(text: &str) -> Value {
     let mut links = serde_json::Map::new();
-    for part in text.split(",<").map(|p| p.trim()) {
-        let part = part.strip_prefix('<').unwrap_or(part);
+    // Each link starts with `<`, which a URL cannot hold unescaped.
+    for part in text.split('<').skip(1) {
         let Some((url, params)) = part.split_once('>') else { continue };
+        let params = params.trim().trim_end_matches(',');
         let mut link = serde_json::Map::new();
         link.insert("url".into(), Value::String(url.trim().to_string()));
         for param in params.split(';') {
             if let Some((k, v)) = param.split_once('=') {
-                link.insert(k.trim().to_string(), Value::String(v.trim().trim_matches(|c| c == '"' || c == '\'').to_string()));
+                link.insert(
+                    k.trim().to_string(),
+                    Value::String(v.trim().trim_matches(|c| c == '"' || c == '\'').to_string()),
+                );
             }
         }
         let key = link.get("rel").and_then(Value::as_str).unwrap_or(url).to_string();
@@ -383,7 +426,8 @@ impl PyDateTime {
     }
 
     fn chrono(&self) -> DateTime<FixedOffset> {
-        let offset = FixedOffset::east_opt(self.offset).unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset"));
+        let offset =
+            FixedOffset::east_opt(self.offset).unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset"));
         let utc = DateTime::<Utc>::from_timestamp_micros(self.micros).unwrap_or_default();
         utc.with_timezone(&offset)
     }
@@ -502,7 +546,10 @@ impl PyDuration {
             number.is_empty().then_some(())
         };
         const S: f64 = MICROS_PER_SECOND as f64;
-        parse_part(date, &[('Y', 12.0, true), ('M', 1.0, true), ('W', 7.0 * 86_400.0 * S, false), ('D', 86_400.0 * S, false)])?;
+        parse_part(
+            date,
+            &[('Y', 12.0, true), ('M', 1.0, true), ('W', 7.0 * 86_400.0 * S, false), ('D', 86_400.0 * S, false)],
+        )?;
         if let Some(time) = time {
             parse_part(time, &[('H', 3_600.0 * S, false), ('M', 60.0 * S, false), ('S', S, false)])?;
         }
@@ -581,9 +628,9 @@ fn datetime_add(a: &JinjaValue, b: &JinjaValue, sign: i64) -> Result<JinjaValue,
         let months = other.months + duration.months * sign as i32;
         return Ok(JinjaValue::from_object(PyDuration { months, micros: other.micros + duration.micros * sign }));
     }
-    let dt = a
-        .downcast_object_ref::<PyDateTime>()
-        .ok_or_else(|| invalid(format!("cannot add a duration to `{a}`: it is not a datetime (use str_to_datetime)")))?;
+    let dt = a.downcast_object_ref::<PyDateTime>().ok_or_else(|| {
+        invalid(format!("cannot add a duration to `{a}`: it is not a datetime (use str_to_datetime)"))
+    })?;
     let mut shifted = dt.chrono();
     if duration.months != 0 {
         let months = chrono::Months::new(duration.months.unsigned_abs());
@@ -632,9 +679,15 @@ fn isoparse(text: &str) -> Option<i64> {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     // The date part.
     let (date, rest) = if bytes.len() >= 10 && bytes[4] == b'-' && bytes[7] == b'-' {
-        (NaiveDate::from_ymd_opt(text[..4].parse().ok()?, text[5..7].parse().ok()?, text[8..10].parse().ok()?)?, &text[10..])
+        (
+            NaiveDate::from_ymd_opt(text[..4].parse().ok()?, text[5..7].parse().ok()?, text[8..10].parse().ok()?)?,
+            &text[10..],
+        )
     } else if bytes.len() >= 8 && digits(text.get(..8)?) {
-        (NaiveDate::from_ymd_opt(text[..4].parse().ok()?, text[4..6].parse().ok()?, text[6..8].parse().ok()?)?, &text[8..])
+        (
+            NaiveDate::from_ymd_opt(text[..4].parse().ok()?, text[4..6].parse().ok()?, text[6..8].parse().ok()?)?,
+            &text[8..],
+        )
     } else if bytes.len() == 7 && bytes[4] == b'-' && digits(&text[..4]) && digits(&text[5..]) {
         (NaiveDate::from_ymd_opt(text[..4].parse().ok()?, text[5..].parse().ok()?, 1)?, "")
     } else if bytes.len() == 4 && digits(text) {
@@ -655,14 +708,17 @@ fn isoparse(text: &str) -> Option<i64> {
             Some(_) => return None,
             None => (clock, ""),
         };
-        let parts: Vec<&str> = if clock.contains(':') { clock.split(':').collect() } else {
+        let parts: Vec<&str> = if clock.contains(':') {
+            clock.split(':').collect()
+        } else {
             clock.as_bytes().chunks(2).map(|c| std::str::from_utf8(c).unwrap_or("x")).collect()
         };
         if parts.is_empty() || parts.len() > 3 || !parts.iter().all(|p| p.len() == 2 && digits(p)) {
             return None;
         }
         let n = |i: usize| parts.get(i).map_or(Some(0), |p| p.parse::<u32>().ok());
-        let micro: u32 = if frac.is_empty() { 0 } else { format!("{:0<6}", &frac[..frac.len().min(6)]).parse().ok()? };
+        let micro: u32 =
+            if frac.is_empty() { 0 } else { format!("{:0<6}", &frac[..frac.len().min(6)]).parse().ok()? };
         let (h, m, s) = (n(0)?, n(1)?, n(2)?);
         let day_after = h == 24 && m == 0 && s == 0 && micro == 0;
         time = if day_after { NaiveTime::MIN } else { NaiveTime::from_hms_micro_opt(h, m, s, micro)? };
@@ -698,7 +754,12 @@ fn day_delta(days: f64, format: Option<String>, kwargs: Kwargs) -> Result<String
 /// `strftime`; a number is parsed with `input_format` (default `%s`), a text with
 /// `input_format` (`strptime`) or as ISO 8601; then formatted with Airbyte's
 /// `DatetimeParser` (`%s`, `%ms`, `%s_as_float`, `%epoch_microseconds`, `%_ms`).
-fn format_datetime(value: &JinjaValue, format: &str, input_format: Option<&str>, kwargs: Kwargs) -> Result<String, Error> {
+fn format_datetime(
+    value: &JinjaValue,
+    format: &str,
+    input_format: Option<&str>,
+    kwargs: Kwargs,
+) -> Result<String, Error> {
     let input_format: Option<String> = match input_format {
         Some(f) => Some(f.to_string()),
         None => kwargs.get("input_format")?,
@@ -707,56 +768,58 @@ fn format_datetime(value: &JinjaValue, format: &str, input_format: Option<&str>,
     if let Some(dt) = value.downcast_object_ref::<PyDateTime>() {
         return Ok(strftime(dt, format));
     }
-    let micros = if value.is_integer() {
+    let dt = if value.is_integer() {
         let text = value.to_string();
-        parse_with_format(&text, input_format.as_deref().unwrap_or("%s"))
-            .ok_or_else(|| invalid(format!("format_datetime: `{text}` does not match `{}`", input_format.as_deref().unwrap_or("%s"))))?
+        parse_with_format(&text, input_format.as_deref().unwrap_or("%s")).ok_or_else(|| {
+            invalid(format!("format_datetime: `{text}` does not match `{}`", input_format.as_deref().unwrap_or("%s")))
+        })?
     } else if let Some(input_format) = &input_format {
         let text = value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string());
         strptime(&text, input_format)
             .ok_or_else(|| invalid(format!("format_datetime: `{text}` does not match `{input_format}`")))?
     } else {
-        str_to_datetime(value)?
+        PyDateTime::datetime(str_to_datetime(value)?)
     };
     // Python's datetime ends at year 9999; the CDK fails there too.
-    if !(-62_135_596_800 * MICROS_PER_SECOND..253_402_300_800 * MICROS_PER_SECOND).contains(&micros) {
+    if !(-62_135_596_800 * MICROS_PER_SECOND..253_402_300_800 * MICROS_PER_SECOND).contains(&dt.micros) {
         return Err(invalid(format!("format_datetime: `{value}` is out of the years 1 to 9999")));
     }
-    Ok(format_with_parser(micros, format))
+    Ok(format_with_parser(&dt, format))
 }
 
 /// Airbyte's `DatetimeParser.parse`.
-fn parse_with_format(text: &str, format: &str) -> Option<i64> {
-    match format {
+fn parse_with_format(text: &str, format: &str) -> Option<PyDateTime> {
+    let micros = match format {
         "%s" => text.trim().parse::<i64>().ok().map(|s| s * MICROS_PER_SECOND),
         "%s_as_float" => text.trim().parse::<f64>().ok().map(|s| (s * MICROS_PER_SECOND as f64).round() as i64),
         "%epoch_microseconds" => text.trim().parse::<i64>().ok(),
         "%ms" => text.trim().parse::<i64>().ok().map(|ms| ms * 1000),
-        _ => strptime(text, &format.replace("%_ms", "%f")),
-    }
+        _ => return strptime(text, &format.replace("%_ms", "%f")),
+    };
+    micros.map(PyDateTime::datetime)
 }
 
-/// Airbyte's `DatetimeParser.format` of a UTC instant.
-fn format_with_parser(micros: i64, format: &str) -> String {
+/// Airbyte's `DatetimeParser.format`.
+fn format_with_parser(dt: &PyDateTime, format: &str) -> String {
+    let micros = dt.micros;
     match format {
         "%s" => micros.div_euclid(MICROS_PER_SECOND).to_string(),
         "%s_as_float" => py_float(micros as f64 / MICROS_PER_SECOND as f64),
         "%epoch_microseconds" => micros.to_string(),
         "%ms" => micros.div_euclid(1000).to_string(),
         _ if format.contains("%_ms") => {
-            let dt = PyDateTime::datetime(micros);
             let millis = format!("{:03}", micros.rem_euclid(MICROS_PER_SECOND) / 1000);
             let fraction = format!("{:06}", micros.rem_euclid(MICROS_PER_SECOND));
             // As the CDK does: format with %f, then replace the microseconds text.
-            strftime(&dt, &format.replace("%_ms", "%f")).replace(&fraction, &millis)
+            strftime(dt, &format.replace("%_ms", "%f")).replace(&fraction, &millis)
         }
-        _ => strftime(&PyDateTime::datetime(micros), format),
+        _ => strftime(dt, format),
     }
 }
 
 /// Python's `strptime` for the usual directives (chrono underneath; `%f` is 1–6 digits
-/// of a fraction, `%z` accepts `Z`). Naive results are UTC.
-fn strptime(text: &str, format: &str) -> Option<i64> {
+/// of a fraction, `%z` accepts `Z`). Naive results are UTC; an offset read is kept.
+fn strptime(text: &str, format: &str) -> Option<PyDateTime> {
     let mut chrono_format = String::new();
     let mut chars = format.chars().peekable();
     while let Some(c) = chars.next() {
@@ -787,12 +850,18 @@ fn strptime(text: &str, format: &str) -> Option<i64> {
         text.to_string()
     };
     if format.contains("%z") {
-        return DateTime::parse_from_str(&text, &chrono_format).ok().map(|d| d.timestamp_micros());
+        return DateTime::parse_from_str(&text, &chrono_format).ok().map(|d| PyDateTime {
+            micros: d.timestamp_micros(),
+            offset: d.offset().local_minus_utc(),
+            date_only: false,
+        });
     }
     if let Ok(dt) = NaiveDateTime::parse_from_str(&text, &chrono_format) {
-        return Some(dt.and_utc().timestamp_micros());
+        return Some(PyDateTime::datetime(dt.and_utc().timestamp_micros()));
     }
-    NaiveDate::parse_from_str(&text, &chrono_format).ok().map(|d| d.and_time(NaiveTime::MIN).and_utc().timestamp_micros())
+    NaiveDate::parse_from_str(&text, &chrono_format)
+        .ok()
+        .map(|d| PyDateTime::datetime(d.and_time(NaiveTime::MIN).and_utc().timestamp_micros()))
 }
 
 /// Python's `strftime` (glibc): `%f` is microseconds, `%z` `+0000`, `%Z` `UTC`, `%s` the
@@ -898,7 +967,10 @@ fn hash_filter(value: &JinjaValue, hash_type: Option<&str>, salt: Option<&JinjaV
 fn hmac_filter(value: &JinjaValue, key: &JinjaValue, hash_type: Option<&str>) -> Result<String, Error> {
     use hmac::{KeyInit as _, Mac as _};
     if hash_type.is_some_and(|h| h != "sha256") {
-        return Err(invalid(format!("Hash type '{}' is not allowed. Allowed types: sha256", hash_type.unwrap_or_default())));
+        return Err(invalid(format!(
+            "Hash type '{}' is not allowed. Allowed types: sha256",
+            hash_type.unwrap_or_default()
+        )));
     }
     let mut mac = hmac::Hmac::<sha2_digest011::Sha256>::new_from_slice(py_str(key).as_bytes())
         .map_err(|e| invalid(format!("hmac: {e}")))?;
@@ -952,7 +1024,8 @@ fn float_filter(value: &JinjaValue, default: Option<f64>) -> JinjaValue {
 }
 
 fn regex(pattern: &str) -> Result<regex::Regex, Error> {
-    regex::Regex::new(pattern).map_err(|e| invalid(format!("`{pattern}` is not a regular expression txlake reads: {e}")))
+    regex::Regex::new(pattern)
+        .map_err(|e| invalid(format!("`{pattern}` is not a regular expression txlake reads: {e}")))
 }
 
 /// Python's `re.sub` replacement (`\1`, `\g<1>`, `\g<name>`) in the regex crate's syntax.
@@ -1054,7 +1127,8 @@ fn py_repr(value: &JinjaValue, depth: usize) -> String {
         },
         ValueKind::String => py_repr_str(value.as_str().unwrap_or_default()),
         ValueKind::Seq | ValueKind::Iterable => {
-            let items: Vec<String> = value.try_iter().map(|i| i.map(|v| py_repr(&v, depth + 1)).collect()).unwrap_or_default();
+            let items: Vec<String> =
+                value.try_iter().map(|i| i.map(|v| py_repr(&v, depth + 1)).collect()).unwrap_or_default();
             format!("[{}]", items.join(", "))
         }
         ValueKind::Map => {
@@ -1557,7 +1631,9 @@ fn rewrite_once(text: &str) -> Option<String> {
         let name_at = search + found;
         search = name_at + 8;
         // `duration` must be a whole name called right away.
-        if name_at > 0 && (bytes[name_at - 1].is_ascii_alphanumeric() || bytes[name_at - 1] == b'_' || bytes[name_at - 1] == b'.') {
+        if name_at > 0
+            && (bytes[name_at - 1].is_ascii_alphanumeric() || bytes[name_at - 1] == b'_' || bytes[name_at - 1] == b'.')
+        {
             continue;
         }
         let mut open = name_at + 8;
@@ -1653,7 +1729,9 @@ pub fn check_template(text: &str) -> Result<(), String> {
     let mut unknown_variables: Vec<String> = template
         .undeclared_variables(false)
         .into_iter()
-        .filter(|v| !VARIABLES.contains(&v.as_str()) && !MACROS.contains(&v.as_str()) && !JINJA_GLOBALS.contains(&v.as_str()))
+        .filter(|v| {
+            !VARIABLES.contains(&v.as_str()) && !MACROS.contains(&v.as_str()) && !JINJA_GLOBALS.contains(&v.as_str())
+        })
         .collect();
     unknown_variables.sort();
     let tokens = lex_expressions(&rewritten);
@@ -1662,13 +1740,16 @@ pub fn check_template(text: &str) -> Result<(), String> {
         let Token::Name(name) = token else { continue };
         let previous = i.checked_sub(1).and_then(|p| tokens.get(p));
         let next = tokens.get(i + 1);
-        if previous == Some(&Token::Punct('|')) && !has_filter(&env, name) {
+        if previous == Some(&Token::Punct('|')) && !has_filter(env, name) {
             unknown.push(format!("filter `{name}`"));
         } else if matches!(previous, Some(Token::Name(n)) if n == "is" || (n == "not" && matches!(tokens.get(i.wrapping_sub(2)), Some(Token::Name(is)) if is == "is")))
-            && !has_test(&env, name)
+            && !has_test(env, name)
         {
             unknown.push(format!("test `{name}`"));
-        } else if previous == Some(&Token::Punct('.')) && next == Some(&Token::Punct('(')) && !METHODS.contains(&name.as_str()) {
+        } else if previous == Some(&Token::Punct('.'))
+            && next == Some(&Token::Punct('('))
+            && !METHODS.contains(&name.as_str())
+        {
             unknown.push(format!("method `.{name}()`"));
         } else if previous != Some(&Token::Punct('.'))
             && next == Some(&Token::Punct('('))
@@ -1756,7 +1837,8 @@ fn lex_expressions(text: &str) -> Vec<Token> {
                     continue;
                 }
                 b if b.is_ascii_digit() => {
-                    while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'.') {
+                    while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'.')
+                    {
                         i += 1;
                     }
                     tokens.push(Token::Other);
@@ -1772,4 +1854,315 @@ fn lex_expressions(text: &str) -> Vec<Token> {
         rest = &rest[(i + close.len()).min(rest.len())..];
     }
     tokens
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::declarative::template::{Templates, context};
+
+    /// Templates and what the Airbyte CDK 7.39.1's `JinjaInterpolation.eval` returns for
+    /// them (computed once with the CDK's macros.py/filters.py and Jinja2 3.1; as JSON).
+    const CDK_VALUES: &[(&str, &str)] = &[
+        (
+            r#"{{ format_datetime("2024-01-02T03:04:05.678Z", "%Y-%m-%dT%H:%M:%S.%f%z") }}"#,
+            r#""2024-01-02T03:04:05.678000+0000""#,
+        ),
+        (r#"{{ format_datetime("2024-01-02T03:04:05.678+02:00", "%s") }}"#, r#"1704157445"#),
+        (r#"{{ format_datetime("2024-01-02T03:04:05.678Z", "%ms") }}"#, r#"1704164645678"#),
+        (r#"{{ format_datetime(1704164645, "%Y-%m-%d") }}"#, r#""2024-01-02""#),
+        (r#"{{ format_datetime(1704164645000, "%Y-%m-%d %H:%M", "%ms") }}"#, r#""2024-01-02 03:04""#),
+        (r#"{{ format_datetime("02/01/2024", "%Y-%m-%d", "%d/%m/%Y") }}"#, r#""2024-01-02""#),
+        (
+            r#"{{ format_datetime("2024-01-02T03:04:05.678Z", "%Y-%m-%dT%H:%M:%S.%_msZ") }}"#,
+            r#""2024-01-02T03:04:05.678Z""#,
+        ),
+        (r#"{{ format_datetime("2024-01-02T03:04:05Z", "%s_as_float") }}"#, r#"1704164645.0"#),
+        (r#"{{ format_datetime("2024-01-02", "%epoch_microseconds") }}"#, r#"1704153600000000"#),
+        (r#"{{ format_datetime(str_to_datetime("2024-01-02T03:04:05Z"), "%ms") }}"#, r#""01s""#),
+        (
+            r#"{{ format_datetime("2024-01-02T03:04:05.123456Z", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S.%fZ") }}"#,
+            r#""2024-01-02T03:04:05.123456""#,
+        ),
+        (
+            r#"{{ format_datetime("2024-01-02 03:04:05+0100", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z") }}"#,
+            r#""2024-01-02T03:04:05+0100""#,
+        ),
+        (
+            r#"{{ format_datetime("2024-01-02T03:04:05.5Z", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S.%f%z") }}"#,
+            r#""2024-01-02T03:04:05.500000""#,
+        ),
+        (r#"{{ str_to_datetime("2024-01-02T03:04:05+02:00").isoformat() }}"#, r#""2024-01-02T01:04:05+00:00""#),
+        (r#"{{ str_to_datetime("2024-01-02T03:04:05.5").timestamp() }}"#, r#"1704164645.5"#),
+        (
+            r#"{{ str_to_datetime("2024-01-02").strftime("%Y/%m/%d %H %Z %z %j %a %b") }}"#,
+            r#""2024/01/02 00 UTC +0000 002 Tue Jan""#,
+        ),
+        (r#"{{ str_to_datetime("2024-01-02T03:04:05Z") }}"#, r#""2024-01-02 03:04:05+00:00""#),
+        (r#"{{ str_to_datetime("20240102T030405") }}"#, r#""2024-01-02 03:04:05+00:00""#),
+        (r#"{{ str_to_datetime("2024-03-31T00:00:00Z") - duration("P1M") }}"#, r#""2024-02-29 00:00:00+00:00""#),
+        (
+            r#"{{ (str_to_datetime("2024-01-02T03:04:05Z") + duration("PT1H30M")).isoformat() }}"#,
+            r#""2024-01-02T04:34:05+00:00""#,
+        ),
+        (
+            r#"{{ str_to_datetime("2024-01-02T00:00:00Z") - duration("P1D") - duration("PT1H") }}"#,
+            r#""2023-12-31 23:00:00+00:00""#,
+        ),
+        (r#"{{ duration("P1D") }}"#, r#""1 day, 0:00:00""#),
+        (r#"{{ duration("P30DT23H") }}"#, r#""30 days, 23:00:00""#),
+        (r#"{{ duration("P1Y2M") }}"#, r#""1 years, 2 months, 0:00:00""#),
+        (r#"{{ duration("PT0.5S") }}"#, r#""0:00:00.500000""#),
+        (r#"{{ duration("-P1D") }}"#, r#""-1 day, 0:00:00""#),
+        (r#"{{ duration("P2W").days }}"#, r#"14"#),
+        (r#"{{ duration("PT90M").total_seconds() }}"#, r#"5400.0"#),
+        (r#"{{ timestamp("2022-01-14T10:00:00.5Z") }}"#, r#"1642154400.5"#),
+        (r#"{{ timestamp(1658505815.223235) }}"#, r#"1658505815"#),
+        (r#"{{ timestamp("2022-01-14") }}"#, r#"1642118400.0"#),
+        (r#"{{ max(2, 3) }}"#, r#"3"#),
+        (r#"{{ min(2, 3) }}"#, r#"2"#),
+        (r#"{{ max([1, 5, 3]) }}"#, r#"5"#),
+        (r#"{{ max("2024-01-01", "2023-12-31") }}"#, r#""2024-01-01""#),
+        (
+            r#"{{ min(str_to_datetime("2024-01-01"), str_to_datetime("2023-12-31")) }}"#,
+            r#""2023-12-31 00:00:00+00:00""#,
+        ),
+        (r#"{{ "x" | hash }}"#, r#""9dd4e461268c8034f5c8564e155c67a6""#),
+        (
+            r#"{{ "x" | hash("sha256", "salt") }}"#,
+            r#""59098e2e749becb74e501e20763edb94b09433e20c2aff0ebc9a061bb92448e6""#,
+        ),
+        (r#"{{ "x" | hash("sha1") }}"#, r#""11f6ad8ec52a2984abaafd7c3b516503785c2072""#),
+        (
+            r#"{{ 12 | hash("sha512") }}"#,
+            r#""5aadb45520dcd8726b2822a7a78bb53d794f557199d5d4abdedd2c55a4bd6ca73607605c558de3db80c8e86c3196484566163ed1327e82e8b6757d1932113cb8""#,
+        ),
+        (r#"{{ "user:pass" | base64encode }}"#, r#""dXNlcjpwYXNz""#),
+        (r#"{{ "dXNlcjpwYXNz" | base64decode }}"#, r#""user:pass""#),
+        (r#"{{ "abc" | base64binascii_decode }}"#, r#""YWJj""#),
+        (r#"{{ 123 | string }}"#, r#""123""#),
+        (r#"{{ {"a": [1, "é", None, True]} | string }}"#, r#""{\"a\": [1, \"é\", null, true]}""#),
+        (r#"{{ "x" | string }}"#, r#""x""#),
+        (r#"{{ "page=42&x=1" | regex_search("page=(\d+)") }}"#, r#"42"#),
+        (r#"{{ "nothing" | regex_search("page=(\d+)") }}"#, r#""""#),
+        (r#"{{ "a-b-c" | regex_replace("-(\w)", "_\\1") }}"#, r#""a_b_c""#),
+        (
+            r#"{{ "message" | hmac("secret") }}"#,
+            r#""8b5f48702995c1598c573db1e21866a9b825d4a794d169d7060a03605796360b""#,
+        ),
+        (r#"{{ "12.7" | int }}"#, r#"12"#),
+        (r#"{{ "abc" | int }}"#, r#"0"#),
+        (r#"{{ 12.7 | int }}"#, r#"12"#),
+        (r#"{{ "1e3" | float }}"#, r#"1000.0"#),
+        (r#"{{ "x" | float }}"#, r#"0.0"#),
+        (r#"{{ "42" | int + 1 }}"#, r#"43"#),
+        (
+            r#"{{ sanitize_url("https://example.com/a b?q=1&r=é") }}"#,
+            r#""https%3A%2F%2Fexample.com%2Fa+b%3Fq%3D1%26r%3D%C3%A9""#,
+        ),
+        (r#"{{ camel_case_to_snake_case("CamelCaseID") }}"#, r#""camel_case_i_d""#),
+        (r#"{{ 10 }}"#, r#"10"#),
+        (r#"{{ ["a", "b"] }}"#, r#"["a", "b"]"#),
+        (r#"{{ {"a": 1} }}"#, r#"{"a": 1}"#),
+        (r#"{{ None }}"#, r#"null"#),
+        (r#"{{ true }}"#, r#"true"#),
+        (r#"{{ 1.0 }}"#, r#"1.0"#),
+        (r#"{{ 1e20 }}"#, r#"1e+20"#),
+        (r#"{{ 0.1 + 0.2 }}"#, r#"0.30000000000000004"#),
+        (r#"{{ 7 / 2 }}"#, r#"3.5"#),
+        (r#"{{ 1_000 }}"#, r#"1000"#),
+        (r#"{{ "0x10" }}"#, r#"16"#),
+        (r#"{{ "007" }}"#, r#""007""#),
+        (r#"{{ "1e5" }}"#, r#"100000.0"#),
+        (r#"'{{ "abc" }}'"#, r#""abc""#),
+        (r#"{{ "a" }}-{{ 1 }}"#, r#""a-1""#),
+        (r#"{{ [1, "it's", None] }}"#, r#"[1, "it's", null]"#),
+        (r#"{{ "[1, 2]" }}"#, r#"[1, 2]"#),
+        (r#"{{ "1+2j" }}"#, r#""1+2j""#),
+        (r#"{{ "b'x'" }}"#, r#""b'x'""#),
+        (r#"{{ "  Hello World ".strip().lower() }}"#, r#""hello world""#),
+        (r#"{{ "a,b,c".split(",") }}"#, r#"["a", "b", "c"]"#),
+        (r#"{{ "abc".startswith("ab") }}"#, r#"true"#),
+        (r#"{{ "a-b".replace("-", "_").upper() }}"#, r#""A_B""#),
+        (r#"{{ {"a": 1}.get("b", 2) }}"#, r#"2"#),
+        (r#"{{ {"a": 1}.get("b") }}"#, r#"null"#),
+        (r#"{{ {"a": 1}.items() | list }}"#, r#"[["a", 1]]"#),
+        (r#"{{ {"a": 1}.keys() | list }}"#, r#"["a"]"#),
+        (r#"{{ "a" in {"a": 1} }}"#, r#"true"#),
+        (r#"{{ {"a": {"b": 3}}["a"]["b"] }}"#, r#"3"#),
+    ];
+
+    #[test]
+    fn macros_filters_and_python_isms_give_what_the_cdk_gives() {
+        let t = Templates::airbyte();
+        let ctx = context(&json!({}));
+        let mut wrong = Vec::new();
+        for (template, expected) in CDK_VALUES {
+            let expected: Value = serde_json::from_str(expected).unwrap();
+            match t.render_value(&Value::String((*template).into()), &ctx, "k") {
+                Ok(got) if got == expected => {}
+                Ok(got) => wrong.push(format!("{template}: got {got}, the CDK gives {expected}")),
+                Err(e) => wrong.push(format!("{template}: {e}")),
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    #[test]
+    fn airbyte_variables_come_from_the_readers_context() {
+        let t = Templates::airbyte();
+        let ctx = context(&json!({
+            "config": {"start_date": "2024-01-01T00:00:00Z", "survey_ids": ["1", "2"]},
+            "parameters": {"name": "responses", "cursor_field": "updated_at"},
+            "cursor_field": "updated_at",
+            "partition": {"form_id": "f1", "parent": {"id": "f1", "generated_timestamp": 1700000000}},
+            "slice": {"start": "2024-01-01T00:00:00Z", "end": "2024-02-01T00:00:00Z"},
+            "state": {"cursor": "2024-01-15T00:00:00Z"},
+            "next_page_token": "{'after': 'x', 'page': 2}",
+            "response": {"paging": {"next": {"after": "a1"}}},
+            "headers": {"link": "<https://api.example.com/p2>; rel=\"next\", <https://api.example.com/p0>; rel=\"prev\""},
+            "last_record": {"id": 10},
+            "last_page_size": 0,
+            "record": {"id": "1", "updated_at": "2024-01-20T00:00:00Z"},
+        }));
+        let render = |template: &str| t.render_value(&json!(template), &ctx, "k").unwrap();
+        assert_eq!(render("forms/{{ stream_partition.form_id }}/responses"), json!("forms/f1/responses"));
+        assert_eq!(render("{{ stream_slice['form_id'] }}"), json!("f1"));
+        assert_eq!(render("{{ stream_slice.partition }}"), json!({"form_id": "f1"}));
+        assert_eq!(render("{{ stream_slice.extra_fields['generated_timestamp'] }}"), json!(1700000000));
+        assert_eq!(render("{{ stream_interval.start_time }}"), json!("2024-01-01T00:00:00Z"));
+        assert_eq!(render("{{ stream_interval['end_time'] }}"), json!("2024-02-01T00:00:00Z"));
+        assert_eq!(render("{{ stream_slice.cursor_slice.end_time }}"), json!("2024-02-01T00:00:00Z"));
+        assert_eq!(render("{{ stream_state.get('updated_at', config['start_date']) }}"), json!("2024-01-15T00:00:00Z"));
+        assert_eq!(render("{{ next_page_token['next_page_token']['after'] }}"), json!("x"));
+        assert_eq!(render("{{ next_page_token.get('next_page_token').get('page') }}"), json!(2));
+        assert_eq!(render("{{ headers['link']['next']['url'] }}"), json!("https://api.example.com/p2"));
+        assert_eq!(render("{{ parameters['name'] }}"), json!("responses"));
+        assert_eq!(
+            render("{{ record[parameters['cursor_field']] >= stream_interval.get('start_time') }}"),
+            json!(true)
+        );
+        assert_eq!(render("{{ last_record['id'] + 1 }}"), json!(11));
+        assert_eq!(render("{{ record['id'] in config['survey_ids'] }}"), json!(true));
+        // The native names stay readable.
+        assert_eq!(render("{{ partition.form_id }}-{{ slice.start }}"), json!("f1-2024-01-01T00:00:00Z"));
+
+        assert!(t.condition("{{ last_page_size == 0 }}", &ctx, "k").unwrap());
+        assert!(!t.condition("{{ 'next' not in headers['link'] }}", &ctx, "k").unwrap());
+        assert!(!t.condition("{{ response.get('nothing') }}", &ctx, "k").unwrap());
+        assert!(!t.condition("{{ [] }}", &ctx, "k").unwrap());
+        assert!(!t.condition("{{ 'false' }}", &ctx, "k").unwrap());
+        assert!(t.condition("response.paging.next.after", &ctx, "k").unwrap());
+
+        // Without a window, a partition or a page token.
+        let bare = context(&json!({"config": {}}));
+        let render = |template: &str| t.render_value(&json!(template), &bare, "k").unwrap();
+        assert_eq!(render("{{ stream_interval }}"), json!({}));
+        assert_eq!(render("{{ 'first' if next_page_token is none else 'next' }}"), json!("first"));
+        assert_eq!(render("{{ stream_state }}"), json!({}));
+        assert_eq!(render("{{ parameters.get('name', 'x') }}"), json!("x"));
+    }
+
+    #[test]
+    fn text_rendering_reads_literals_back_as_airbyte_does() {
+        let t = Templates::airbyte();
+        let ctx = context(&json!({"config": {"id": "12345", "quoted": "'abc'", "list": ["a", "b"]}}));
+        assert_eq!(t.render("/accounts/{{ config.id }}", &ctx, "k").unwrap(), "/accounts/12345");
+        assert_eq!(t.render("{{ config.quoted }}", &ctx, "k").unwrap(), "abc");
+        assert_eq!(t.render("{{ config.list }}", &ctx, "k").unwrap(), "['a', 'b']");
+        assert_eq!(t.render_value(&json!("{{ config.id }}"), &ctx, "k").unwrap(), json!(12345));
+        assert_eq!(t.render_value(&json!("plain text"), &ctx, "k").unwrap(), json!("plain text"));
+        assert_eq!(t.render_value(&json!(7), &ctx, "k").unwrap(), json!(7));
+        // Native manifests are untouched: no literal reading, no Airbyte names.
+        let native = Templates::new();
+        assert_eq!(native.render("{{ config.quoted }}", &ctx, "k").unwrap(), "'abc'");
+        assert_eq!(native.render("{{ stream_slice }}", &ctx, "k").unwrap(), "");
+    }
+
+    #[test]
+    fn python_literals() {
+        assert_eq!(literal_eval(" 10 "), Some(json!(10)));
+        assert_eq!(literal_eval("-1_000"), Some(json!(-1000)));
+        assert_eq!(literal_eval("0x1F"), Some(json!(31)));
+        assert_eq!(literal_eval("1.5e3"), Some(json!(1500.0)));
+        assert_eq!(literal_eval("'a' \"b\""), Some(json!("ab")));
+        assert_eq!(literal_eval(r#"'it\'s\n\x41\u00e9'"#), Some(json!("it's\nAé")));
+        assert_eq!(literal_eval(r#"r'\d+'"#), Some(json!("\\d+")));
+        assert_eq!(literal_eval(r#""""a "quoted" text""""#), Some(json!("a \"quoted\" text")));
+        assert_eq!(
+            literal_eval("[1, (2, 3), {'k': None, 1: True}, {4}]"),
+            Some(json!([1, [2, 3], {"k": null, "1": true}, [4]]))
+        );
+        assert_eq!(literal_eval("(1)"), Some(json!(1)));
+        for text in ["", "007", "abc", "1+2j", "b'x'", "f'x'", "[1,", "1 2", "True()", "0b2", "1__0", "x.y"] {
+            assert_eq!(literal_eval(text), None, "{text}");
+        }
+        assert_eq!(literal_eval(&format!("{}1{}", "[".repeat(100), "]".repeat(100))), None);
+        assert_eq!(py_float(1e16), "1e+16");
+        assert_eq!(py_float(123456789.0), "123456789.0");
+        assert_eq!(py_float(0.00001), "1e-05");
+        assert_eq!(py_float(-2.5), "-2.5");
+    }
+
+    #[test]
+    fn duration_arithmetic_is_rewritten_into_a_call() {
+        assert_eq!(
+            rewrite_duration_arithmetic("{{ (now_utc() - duration('P30DT23H')).strftime('%Y') }}"),
+            "{{ (__airbyte_datetime_add(now_utc(), duration('P30DT23H'), -1)).strftime('%Y') }}"
+        );
+        assert_eq!(
+            rewrite_duration_arithmetic(
+                "{{ a if b else str_to_datetime(config['x']) + duration('P1D') - duration('PT1H') }}"
+            ),
+            "{{ a if b else __airbyte_datetime_add(__airbyte_datetime_add(str_to_datetime(config['x']), duration('P1D'), 1), duration('PT1H'), -1) }}"
+        );
+        assert_eq!(rewrite_duration_arithmetic("{{ duration('P1D') }}"), "{{ duration('P1D') }}");
+        let t = Templates::airbyte();
+        let ctx = context(&json!({"config": {"x": "2024-01-01"}}));
+        let err = t
+            .render("{{ config.x - duration('P1D') }}", &ctx, "streams.s.request.params.since")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a datetime") && err.contains("streams.s.request.params.since"), "{err}");
+        let ago = t.render("{{ (now_utc() - duration('P1D')).strftime('%Y-%m-%d') }}", &ctx, "k").unwrap();
+        assert_eq!(ago, t.render("{{ day_delta(-1, format='%Y-%m-%d') }}", &ctx, "k").unwrap());
+        assert_eq!(
+            t.render("{{ today_with_timezone('UTC') }}", &ctx, "k").unwrap(),
+            t.render("{{ today_utc() }}", &ctx, "k").unwrap()
+        );
+        assert!(t.render("{{ today_with_timezone('Mars/Olympus') }}", &ctx, "k").is_err());
+        assert_eq!(t.render("{{ generate_uuid() }}", &ctx, "k").unwrap().len(), 36);
+        assert_eq!(t.render("{{ now_utc() }}", &ctx, "k").unwrap().len(), "2024-01-02 03:04:05.123456+00:00".len());
+    }
+
+    #[test]
+    fn check_template_refuses_unknown_names() {
+        for ok in [
+            "plain",
+            "{{ config['x'] | base64encode }}",
+            "{{ now_utc() - duration('P1D') }}",
+            "{{ format_datetime(stream_interval.start_time, '%s') | int }}",
+            "{% for k, v in config.items() %}{{ k }}={{ v }}{% endfor %}",
+            "{% set n = 3 %}{{ n }}",
+            "{{ record.get('x') is not none and record.x is not string }}",
+            "{{ day_delta(-1, format='%Y') }}",
+            "{{ config.x.strip().lower().split(',') }}",
+        ] {
+            assert_eq!(check_template(ok), Ok(()), "{ok}");
+        }
+        for (bad, name) in [
+            ("{{ components_values.name }}", "variable `components_values`"),
+            ("{{ my_macro(1) }}", "macro `my_macro()`"),
+            ("{{ range(10) }}", "macro `range()`"),
+            ("{{ config.x | sha256hex }}", "filter `sha256hex`"),
+            ("{{ config.x is prime }}", "test `prime`"),
+            ("{{ config.x.zfill(3) }}", "method `.zfill()`"),
+            ("{{ config.x ", "does not parse"),
+        ] {
+            let err = check_template(bad).unwrap_err();
+            assert!(err.contains(name), "{bad}: {err}");
+        }
+    }
 }
