@@ -76,7 +76,7 @@ impl Api {
         let parsed = reqwest::Url::parse(url)
             .map_err(|e| ConnectorError::Source(format!("`{url}` is not a valid URL ({e}); check `base_url`")))?;
         let headers = if raw { Vec::new() } else { vec![("Accept".to_string(), "application/json".to_string())] };
-        let request = PreparedRequest { method, url: parsed, headers, body };
+        let request = PreparedRequest { method, url: parsed, headers, body, form: None, responses: Vec::new() };
         match self.http.send(&request).await {
             Ok(page) => Ok((page.url, page.body)),
             Err(ConnectorError::Auth(message)) => Err(ConnectorError::Auth(format!(
