@@ -10,10 +10,12 @@
 pub mod config;
 pub mod connectors;
 mod error;
+pub mod import_state;
 pub mod runner;
 pub mod survey_mapping;
 
 pub use config::{ApiKeyConfig, AuthConfig, CommitPolicy, ConnectionConfig, ServerConfig, TxlakeConfig};
 pub use error::{Result, SyncError};
+pub use import_state::{AirbyteState, ImportError, ImportReport, import_airbyte_state};
 pub use runner::{Observer, QuietObserver, StopHandle, SyncOptions, SyncReport, sync_connection};
 pub use survey_mapping::SurveyMapping;
