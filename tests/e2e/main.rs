@@ -30,6 +30,7 @@ mod stream_failures;
 mod support;
 mod surveys;
 #[path = "../../connectors/surveymonkey/tests/surveymonkey.rs"]
+mod declarative_airbyte_features;
 mod surveymonkey;
 mod sync_modes;
 #[path = "../../connectors/typeform/tests/typeform.rs"]
