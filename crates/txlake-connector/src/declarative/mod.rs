@@ -126,8 +126,12 @@ impl DeclarativeConnector {
             other => other,
         })?
         .with_responses(requester.responses.clone())
+        // The manifest's own base URL only moves a session login under `config.base_url`; a
+        // template that needs settings this config leaves out then moves nothing.
         .with_base_urls(
-            self.templates.render(&requester.base_url, &context(&json!({ "config": config })), "requester.base_url")?,
+            self.templates
+                .render(&requester.base_url, &context(&json!({ "config": config })), "requester.base_url")
+                .unwrap_or_else(|_| base_url.clone()),
             base_url.clone(),
         );
         Ok(Arc::new(Reader {
