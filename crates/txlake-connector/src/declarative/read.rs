@@ -1278,7 +1278,9 @@ fn headers_json(page: &Page) -> Value {
 }
 
 fn is_empty_token(token: &str) -> bool {
-    matches!(token.trim(), "" | "None" | "none" | "null")
+    // `{}`, `[]` and `False`: an Airbyte cursor template's falsy default
+    // (`{{ response.get('next', {}) }}`), which ends paging there too.
+    matches!(token.trim(), "" | "None" | "none" | "null" | "{}" | "[]" | "False")
 }
 
 /// Joins a path onto the base URL; a full URL stays as it is.
