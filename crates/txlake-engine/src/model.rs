@@ -30,7 +30,9 @@ pub const CONNECTION_PLACEHOLDER: &str = "{{ connection }}";
 pub struct Connection {
     /// The connection name: the SQL schema of its raw tables.
     pub name: String,
-    /// Its connector, whose models map it onto the canonical views.
+    /// The connectors folder whose models map it onto the canonical views
+    /// (`connectors/<connector>/models/*.sql`): its connector's name, or the connection's
+    /// `models` setting (an `airbyte-manifest:` connector names its models folder that way).
     pub connector: String,
 }
 

@@ -132,7 +132,10 @@ pub async fn open_engine(config: &TxlakeConfig, lake: &Lake) -> Result<Engine, t
     let connections: Vec<Connection> = config
         .connections
         .iter()
-        .map(|(name, c)| Connection { name: name.clone(), connector: c.connector.clone() })
+        .map(|(name, c)| Connection {
+            name: name.clone(),
+            connector: config.models_folder(name).unwrap_or(&c.connector).to_string(),
+        })
         .collect();
     let mut sources = SqlSources::builtin();
     if let Some(dir) = config.connectors_dir() {

@@ -44,6 +44,12 @@ pub struct TxlakeConfig {
     /// The folder the file was read from; relative paths resolve against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
+    /// Each connection's `models = "<folder>"` (`[connections.X] models`): the folder whose
+    /// `connectors/<folder>/models/*.sql` map its raw tables onto the canonical views, when
+    /// it is not the connector's name (an `airbyte-manifest:` connector names the models it
+    /// uses this way). Read apart from [`ConnectionConfig`] so code building one is unchanged.
+    #[serde(skip)]
+    pub connection_models: BTreeMap<String, String>,
 }
 
 /// `[lake]`.
@@ -240,7 +246,39 @@ fn empty_object() -> Value {
     Value::Object(Default::default())
 }
 
+/// Takes `models` out of every `[connections.X]` table: a folder name (letters, digits, `_`,
+/// `-`), checked here.
+fn take_connection_models(json: &mut Value) -> std::result::Result<BTreeMap<String, String>, String> {
+    let mut models = BTreeMap::new();
+    let Some(connections) = json.get_mut("connections").and_then(Value::as_object_mut) else { return Ok(models) };
+    for (name, connection) in connections.iter_mut() {
+        let Some(value) = connection.as_object_mut().and_then(|c| c.remove("models")) else { continue };
+        match value.as_str() {
+            Some(folder)
+                if !folder.is_empty() && folder.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') =>
+            {
+                models.insert(name.clone(), folder.to_string());
+            }
+            _ => {
+                return Err(format!(
+                    "`connections.{name}.models`: `{value}` is not a connectors folder name (the folder of `connectors/<folder>/models/*.sql`: letters, digits, `_`, `-`)"
+                ));
+            }
+        }
+    }
+    Ok(models)
+}
+
 impl TxlakeConfig {
+    /// The connectors folder whose models map connection `name` onto the canonical views:
+    /// its `models`, else its connector's name.
+    pub fn models_folder(&self, name: &str) -> Option<&str> {
+        self.connection_models
+            .get(name)
+            .map(String::as_str)
+            .or_else(|| self.connections.get(name).map(|c| c.connector.as_str()))
+    }
+
     /// Reads and validates the file at `path`.
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
@@ -260,11 +298,13 @@ impl TxlakeConfig {
         let json = serde_json::to_value(raw).map_err(|e| config_error(e.to_string()))?;
         let mut json = interpolate(json, "", env).map_err(config_error)?;
         inline_mapping_files(&mut json, &base_dir, env).map_err(config_error)?;
+        let connection_models = take_connection_models(&mut json).map_err(config_error)?;
         let mut config: TxlakeConfig = serde_path_to_error::deserialize(json).map_err(|e| {
             let at = e.path().to_string();
             config_error(if at == "." { e.inner().to_string() } else { format!("`{at}`: {}", e.inner()) })
         })?;
         config.base_dir = base_dir;
+        config.connection_models = connection_models;
         config.check_survey_mappings().map_err(|problems| config_error(problems.join("; ")))?;
         for name in config.connections.keys() {
             if RESERVED_SCHEMAS.contains(&name.as_str()) {
@@ -452,6 +492,25 @@ mod tests {
         assert_eq!(crm.config["region"], "eu");
         assert_eq!(crm.modes["contacts"], StreamMode::IncrementalAppend);
         assert_eq!(config.base_dir, PathBuf::from("/srv"));
+    }
+
+    #[test]
+    fn a_connection_names_its_models_folder() {
+        let config = parse(
+            r#"
+            [connections.forms]
+            connector = "airbyte-manifest:vendor/source_typeform/manifest.yaml"
+            models = "airbyte-typeform"
+            [connections.demo]
+            connector = "sample"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.models_folder("forms"), Some("airbyte-typeform"));
+        assert_eq!(config.models_folder("demo"), Some("sample"));
+        assert_eq!(config.models_folder("nope"), None);
+        let err = parse("[connections.x]\nconnector = \"sample\"\nmodels = \"../up\"\n").unwrap_err().to_string();
+        assert!(err.contains("connections.x.models") && err.contains("../up"), "{err}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use txlake_connector::airbyte_manifest;
 use txlake_connector::{ConnectorError, DeclarativeConnector, Registry};
 
 /// `(path from the repository root, contents)`.
@@ -32,6 +33,7 @@ pub fn builtin_registry() -> Registry {
     registry.register(Arc::new(txlake_connector_qualtrics::QualtricsConnector));
     registry.register(Arc::new(txlake_connector_files::FilesConnector));
     registry.register_scheme(txlake_airbyte::SCHEME, Arc::new(txlake_airbyte::AirbyteResolver));
+    registry.register_scheme(airbyte_manifest::SCHEME, Arc::new(airbyte_manifest::ManifestResolver::default()));
     for (path, text) in BUILTIN_MANIFESTS {
         // A broken built-in manifest is a build defect that `builtin_manifests_parse` catches.
         match DeclarativeConnector::from_manifest(path, text) {
@@ -45,15 +47,40 @@ pub fn builtin_registry() -> Registry {
 }
 
 /// The built-in registry plus the manifests of `connectors_dir` (which replace built-in
-/// connectors of the same name).
+/// connectors of the same name). A `DIR/<name>/manifest.yaml` whose top level says `type:
+/// DeclarativeSource` is an Airbyte manifest, translated and named `<name>`.
 pub fn registry_with(connectors_dir: Option<&Path>) -> Result<Registry, ConnectorError> {
     let mut registry = builtin_registry();
     if let Some(dir) = connectors_dir {
-        for connector in DeclarativeConnector::load_dir(dir)? {
+        for connector in load_dir(dir)? {
             registry.register(Arc::new(connector));
         }
     }
     Ok(registry)
+}
+
+/// `<dir>/*/manifest.yaml`, ours or Airbyte's, one connector per folder.
+fn load_dir(dir: &Path) -> Result<Vec<DeclarativeConnector>, ConnectorError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| ConnectorError::Manifest {
+        origin: dir.display().to_string(),
+        message: format!("cannot read the connectors folder: {e}"),
+    })?;
+    let mut paths: Vec<_> = entries.flatten().map(|e| e.path().join("manifest.yaml")).filter(|p| p.is_file()).collect();
+    paths.sort();
+    let mut connectors = Vec::new();
+    for path in paths {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| ConnectorError::Manifest { origin: origin.clone(), message: e.to_string() })?;
+        let folder = path.parent().unwrap_or(dir);
+        connectors.push(if airbyte_manifest::is_airbyte_manifest(&text) {
+            let name = folder.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            airbyte_manifest::connector(&origin, &name, &text, Some(folder))?
+        } else {
+            DeclarativeConnector::from_manifest(&origin, &text)?
+        });
+    }
+    Ok(connectors)
 }
 
 #[cfg(test)]
@@ -65,6 +92,56 @@ mod tests {
         for (path, text) in BUILTIN_MANIFESTS {
             DeclarativeConnector::from_manifest(path, text).unwrap();
         }
+    }
+
+    #[test]
+    fn a_connectors_dir_loads_airbyte_manifests_by_folder_name() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        std::fs::create_dir_all(dir.join("acme/schemas")).unwrap();
+        std::fs::write(
+            dir.join("acme/manifest.yaml"),
+            r#"
+version: 6.0.0
+type: DeclarativeSource
+check: { type: CheckStream, stream_names: [users] }
+streams:
+  - type: DeclarativeStream
+    name: users
+    primary_key: id
+    schema_loader: { type: JsonFileSchemaLoader }
+    retriever:
+      type: SimpleRetriever
+      requester:
+        type: HttpRequester
+        url_base: https://api.acme.com
+        path: /users
+        authenticator: { type: BearerAuthenticator, api_token: "{{ config['token'] }}" }
+      record_selector: { type: RecordSelector, extractor: { type: DpathExtractor, field_path: [users] } }
+spec:
+  type: Spec
+  connection_specification:
+    type: object
+    required: [token]
+    properties: { token: { type: string, airbyte_secret: true } }
+"#,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("acme/schemas/users.json"),
+            r#"{"type": "object", "properties": {"id": {"type": "integer"}, "email": {"type": ["null", "string"]}}}"#,
+        )
+        .unwrap();
+        let registry = registry_with(Some(&dir)).unwrap();
+        let connector = registry.get("acme").unwrap();
+        let spec = connector.spec();
+        assert_eq!(spec.config_schema["properties"]["token"]["x-secret"], true);
+        let err = spec.validate("acme", &serde_json::json!({})).unwrap_err().to_string();
+        assert!(err.contains("token"), "the Airbyte spec validates the config: {err}");
+        let path = dir.join("acme/manifest.yaml");
+        let by_scheme =
+            futures::executor::block_on(registry.resolve(&format!("airbyte-manifest:{}", path.display()))).unwrap();
+        assert_eq!(by_scheme.name(), "acme");
     }
 
     #[test]

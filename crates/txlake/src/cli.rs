@@ -216,6 +216,15 @@ pub enum ConnectorsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Translate an Airbyte low-code manifest into txlake's native manifest and print it
+    /// (YAML, then what was approximated), or print why it is refused (connectors/AIRBYTE.md).
+    Translate {
+        /// The Airbyte `manifest.yaml` (a `airbyte-manifest:` prefix is allowed).
+        path: PathBuf,
+        /// The connector name; default: the manifest's folder without `source_` / `source-`.
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 /// `txlake metrics …`.

@@ -41,6 +41,26 @@ pub async fn check(config_arg: &ConfigArg) -> anyhow::Result<ExitCode> {
     if config.connections.is_empty() {
         summary.push("no connections".into());
     }
+    if !config.connection_models.is_empty() {
+        let mut sources = txlake_engine::SqlSources::builtin();
+        let loaded = match config.connectors_dir() {
+            Some(dir) => sources.add_connectors_dir(&dir).map_err(|e| format!("connectors_dir {}: {e}", dir.display())),
+            None => Ok(()),
+        };
+        match loaded {
+            Err(e) => problems.push(e),
+            Ok(()) => {
+                for (name, folder) in &config.connection_models {
+                    match sources.connector_models(folder).count() {
+                        0 => problems.push(format!(
+                            "connections.{name}.models: no models in `connectors/{folder}/models/*.sql` (built in or in connectors_dir)"
+                        )),
+                        n => summary.push(format!("connection {name} uses the {n} model(s) of connectors/{folder}")),
+                    }
+                }
+            }
+        }
+    }
 
     if let Err(e) = txlake_server::odata::check_page_size(config.server.odata_page_size) {
         problems.push(format!("server.odata_page_size: {e}"));

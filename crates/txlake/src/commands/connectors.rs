@@ -1,4 +1,4 @@
-//! `txlake connectors list|spec|check|discover`.
+//! `txlake connectors list|spec|check|discover|translate`.
 
 use std::process::ExitCode;
 
@@ -22,6 +22,25 @@ pub async fn run(command: ConnectorsCommand) -> anyhow::Result<ExitCode> {
             print!("{}", text_table(&["connector", "description"], &rows));
         }
         ConnectorsCommand::New { name, dir } => return scaffold(&name, &dir),
+        ConnectorsCommand::Translate { path, name } => {
+            let text = path.to_string_lossy();
+            let path = std::path::PathBuf::from(
+                text.strip_prefix(txlake_connector::airbyte_manifest::SCHEME).and_then(|t| t.strip_prefix(':')).unwrap_or(&text),
+            );
+            let origin = path.display().to_string();
+            let manifest = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
+            let name = name.unwrap_or_else(|| txlake_connector::airbyte_manifest::name_from_path(&origin));
+            let translated = txlake_connector::airbyte_manifest::translate(&origin, &name, &manifest, path.parent())?;
+            print!("{}", translated.to_yaml()?);
+            for note in &translated.notes {
+                println!("# note: {note}");
+            }
+            // The translation is only useful if our engine accepts it: say so when it does not.
+            if let Err(e) = translated.connector(&origin) {
+                eprintln!("the translated manifest does not load: {e}");
+                return Ok(ExitCode::FAILURE);
+            }
+        }
         ConnectorsCommand::Spec { config, connector } => {
             let connector = config.registry()?.resolve(&connector).await?;
             println!("{}", serde_json::to_string_pretty(&connector.spec().config_schema)?);
