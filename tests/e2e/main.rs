@@ -2,6 +2,14 @@
 //! safety, failure paths, S3 storage. One test binary for the workspace (cheap to link).
 
 mod airbyte;
+#[path = "../../connectors/airbyte-copper/tests/copper.rs"]
+mod airbyte_copper;
+#[path = "../../connectors/airbyte-delighted/tests/delighted.rs"]
+mod airbyte_delighted;
+#[path = "../../connectors/airbyte-pipedrive/tests/pipedrive.rs"]
+mod airbyte_pipedrive;
+#[path = "../../connectors/airbyte-survey-sparrow/tests/survey_sparrow.rs"]
+mod airbyte_survey_sparrow;
 mod airbyte_manifests;
 mod api;
 #[path = "../../connectors/bamboohr/tests/bamboohr.rs"]

@@ -298,7 +298,7 @@ fn assert_table_is(stream: &str, table: &[Value], truth: &[Value]) {
     for (row, record) in table.iter().zip(want) {
         for field in ["name", "status", "monetary_value", "date_created", "date_modified", "email_domain"] {
             if let Some(expected) = record.get(field) {
-                assert_eq!(row.get(field), Some(expected), "{stream} {}: {field}", record["id"]);
+                assert_eq!(row.get(field).unwrap_or(&Value::Null), expected, "{stream} {}: {field}", record["id"]);
             }
         }
     }
