@@ -84,9 +84,11 @@ impl Templates {
             return Ok(template.to_string());
         }
         if self.dialect == TemplateDialect::Airbyte {
-            // Airbyte reads the text back as a Python literal, then writes it with `str()`.
+            // Airbyte reads the text back as a Python literal, then writes it with `str()`;
+            // a `None` is left out of headers and parameters there, so it is empty here.
             let text = self.render_airbyte(template, context, what)?;
             return Ok(match template_airbyte::literal_eval(&text) {
+                Some(Value::Null) => String::new(),
                 Some(value) => template_airbyte::py_str_json(&value),
                 None => text,
             });

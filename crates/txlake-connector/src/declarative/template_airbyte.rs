@@ -2072,6 +2072,8 @@ mod tests {
         assert_eq!(t.render("/accounts/{{ config.id }}", &ctx, "k").unwrap(), "/accounts/12345");
         assert_eq!(t.render("{{ config.quoted }}", &ctx, "k").unwrap(), "abc");
         assert_eq!(t.render("{{ config.list }}", &ctx, "k").unwrap(), "['a', 'b']");
+        assert_eq!(t.render("{{ config.get('missing') }}", &ctx, "k").unwrap(), "");
+        assert_eq!(t.render_value(&json!("{{ config.get('missing') }}"), &ctx, "k").unwrap(), json!(null));
         assert_eq!(t.render_value(&json!("{{ config.id }}"), &ctx, "k").unwrap(), json!(12345));
         assert_eq!(t.render_value(&json!("plain text"), &ctx, "k").unwrap(), json!("plain text"));
         assert_eq!(t.render_value(&json!(7), &ctx, "k").unwrap(), json!(7));
