@@ -679,7 +679,7 @@ impl Http {
         }
         let (value, lifetime) = match &source.kind {
             TokenKind::Oauth2 { token_url, form, default_lifetime, token_path, expires_in_path } => {
-                let answer = self.fetch_oauth(token_url, form).await?;
+                let answer = self.fetch_oauth(&self.rebase(token_url), form).await?;
                 let access =
                     find_value(&answer, token_path).map(value_text).filter(|t| !t.is_empty()).ok_or_else(|| {
                         ConnectorError::Auth(format!(
@@ -779,25 +779,47 @@ impl Http {
         })
     }
 
-    /// The login URL: relative ones joined onto the base URL in use, ones under the
-    /// manifest's base URL moved under the one in use.
+    /// The login URL, [rebased](Self::rebase).
     fn login_url(&self, text: &str) -> Result<url::Url, ConnectorError> {
-        let joined = match &self.base_urls {
-            Some((_, in_use)) if !text.starts_with("http://") && !text.starts_with("https://") => {
-                format!("{}/{}", in_use.trim_end_matches('/'), text.trim_start_matches('/'))
-            }
-            Some((manifest, in_use))
-                if manifest != in_use && !manifest.is_empty() && text.starts_with(manifest.as_str()) =>
-            {
-                format!("{}{}", in_use.trim_end_matches('/'), &text[manifest.trim_end_matches('/').len()..])
-            }
-            _ => text.to_string(),
-        };
+        let joined = self.rebase(text);
         url::Url::parse(&joined).map_err(|e| ConnectorError::Manifest {
             origin: String::new(),
             message: format!("at `requester.auth.login.url`: `{joined}` is not a URL: {e}"),
         })
     }
+
+    /// A login or token URL where the base URL in use (`config.base_url`: a sandbox, a
+    /// proxy, a test server) says: a path is joined onto it; a URL under the manifest's base
+    /// URL is moved under it; a URL on the manifest's base URL's host goes to its host.
+    /// Other URLs (another host) stay as they are.
+    fn rebase(&self, text: &str) -> String {
+        let Some((manifest, in_use)) = &self.base_urls else { return text.to_string() };
+        if !text.starts_with("http://") && !text.starts_with("https://") {
+            return format!("{}/{}", in_use.trim_end_matches('/'), text.trim_start_matches('/'));
+        }
+        let manifest_base = manifest.trim_end_matches('/');
+        if manifest_base.is_empty() || manifest == in_use {
+            return text.to_string();
+        }
+        if let Some(rest) = text.strip_prefix(manifest_base)
+            && (rest.is_empty() || rest.starts_with('/') || rest.starts_with('?'))
+        {
+            return format!("{}{rest}", in_use.trim_end_matches('/'));
+        }
+        let (Ok(mut url), Ok(from), Ok(to)) =
+            (url::Url::parse(text), url::Url::parse(manifest), url::Url::parse(in_use))
+        else {
+            return text.to_string();
+        };
+        if url.origin() != from.origin() || from.origin() == to.origin() {
+            return text.to_string();
+        }
+        let moved = url.set_scheme(to.scheme()).is_ok()
+            && url.set_host(to.host_str()).is_ok()
+            && url.set_port(to.port()).is_ok();
+        if moved { url.to_string() } else { text.to_string() }
+    }
+
     /// The URL with the API-key parameter's value hidden.
     fn masked(&self, url: &url::Url) -> String {
         let mut shown = url.clone();
@@ -1750,6 +1772,36 @@ streams: [{ name: items, request: { path: /items } }]
         let header = compile(Backoff::Header { header: "X-Wait".into(), regex: None, max_wait: None });
         assert_eq!(strategy_wait(&[header], 1, Some(&huge), now), Ok(Some(Duration::MAX)), "no panic");
         assert_eq!(retry_after(&huge), Some(Duration::MAX), "no panic");
+    }
+
+    #[test]
+    fn login_and_token_urls_follow_the_base_url_in_use() {
+        let http = |manifest: &str, in_use: &str| {
+            Http::new(
+                None,
+                Retry::default(),
+                None,
+                Duration::from_secs(1),
+                Vec::new(),
+                Vec::new(),
+                Arc::new(Templates::new()),
+                &json!({}),
+            )
+            .unwrap()
+            .with_base_urls(manifest.into(), in_use.into())
+        };
+        let fake = http("https://api.example.com/v1", "http://127.0.0.1:9/v1");
+        assert_eq!(fake.rebase("/login"), "http://127.0.0.1:9/v1/login", "a path joins the base URL in use");
+        assert_eq!(fake.rebase("https://api.example.com/v1/auth?x=1"), "http://127.0.0.1:9/v1/auth?x=1");
+        assert_eq!(fake.rebase("https://api.example.com/oauth/token"), "http://127.0.0.1:9/oauth/token", "same host");
+        assert_eq!(fake.rebase("https://id.other.com/token"), "https://id.other.com/token", "another host stays");
+        assert_eq!(
+            fake.rebase("https://api.example.com/v10/x"),
+            "http://127.0.0.1:9/v10/x",
+            "not under /v1, same host"
+        );
+        let same = http("https://api.example.com", "https://api.example.com");
+        assert_eq!(same.rebase("https://api.example.com/token"), "https://api.example.com/token");
     }
 
     #[test]
