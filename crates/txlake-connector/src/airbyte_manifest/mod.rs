@@ -16,6 +16,8 @@
 //! `connectors/AIRBYTE.md` is the user's reference.
 
 pub mod components;
+#[cfg(test)]
+mod end_to_end;
 mod spec;
 mod translate;
 
