@@ -5,8 +5,9 @@ Usage: run.py BASE_URL TOKEN PAGE_SIZE
 Runs `source-declarative-manifest read` on manifest.yaml against the fake API that
 `txlake bench connector --airbyte-cdk` serves, counts the RECORD messages on its stdout as
 they come, and times from the first record to the last, so the CDK's start-up (imports,
-manifest parsing) does not count against it. Prints `records N`, `seconds S`, `records/s R`
-and `cpu seconds C` (user + system time of the CDK process).
+manifest parsing) does not count against it. Prints `records N`, `seconds S`, `records/s R`,
+`cpu seconds C` (user + system time of the CDK process), `peak rss bytes B` (the CDK
+process's) and `checksum H` (of the records read, see `checksum`).
 """
 
 import json
@@ -16,6 +17,24 @@ import subprocess
 import sys
 import tempfile
 import time
+
+
+def checksum(lines) -> str:
+    """FNV-1a (64 bit) over the records' key fields, one line each in id order, so
+    `txlake bench connector --airbyte-manifest` can tell whether both engines read the same
+    records (it computes the same over its table)."""
+    rows = []
+    for line in lines:
+        r = json.loads(line)["record"]["data"]
+        score = "" if r.get("score") is None else str(r["score"])
+        active = "true" if r["is_active"] else "false"
+        rows.append((r["id"], f'{r["id"]}|{r["uuid"]}|{r["email"]}|{r["quantity"]}|{score}|{r["address"]["city"]}|{active}|{r["amount"]:.4f}'))
+    rows.sort()
+    h = 0xCBF29CE484222325
+    for _, row in rows:
+        for byte in (row + "\n").encode():
+            h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return f"{h:016x}"
 
 
 def main() -> int:
@@ -47,11 +66,12 @@ def main() -> int:
             "--catalog", catalog_path,
             "--manifest-path", os.path.join(here, "manifest.yaml"),
         ]
-        records, first, last, errors = 0, None, None, []
+        records, first, last, errors, lines = 0, None, None, [], []
         with subprocess.Popen(command, stdout=subprocess.PIPE, bufsize=1 << 20) as cdk:
             for line in cdk.stdout:
                 if line.startswith(b'{"type":"RECORD"'):
                     records += 1
+                    lines.append(line)
                     last = time.perf_counter()
                     if first is None:
                         first = last
@@ -69,6 +89,9 @@ def main() -> int:
     print(f"seconds {seconds:.2f}")
     print(f"records/s {records / seconds if seconds > 0 else 0:.0f}")
     print(f"cpu seconds {usage.ru_utime + usage.ru_stime:.2f}")
+    # ru_maxrss is in KiB on Linux: the largest child, the CDK's process.
+    print(f"peak rss bytes {usage.ru_maxrss * 1024}")
+    print(f"checksum {checksum(lines)}")
     return 0
 
 

@@ -317,7 +317,9 @@ pub async fn import_airbyte_state(
 ) -> Result<ImportReport, ImportError> {
     let connector_error = |source| SyncError::Connector { connection: name.to_string(), source };
     let lake_error = |source| SyncError::Lake { connection: name.to_string(), source };
-    let airbyte_process = connection.connector.starts_with(txlake_airbyte::SCHEME);
+    // `airbyte:<command>`; `airbyte-manifest:` shares the word but is our engine.
+    let airbyte_process =
+        connection.connector.strip_prefix(txlake_airbyte::SCHEME).is_some_and(|rest| rest.starts_with(':'));
     let connector =
         registry.resolve_validated(&connection.connector, &connection.config).await.map_err(connector_error)?;
     let catalog = connector.discover(&connection.config).await.map_err(connector_error)?;

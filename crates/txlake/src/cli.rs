@@ -131,6 +131,15 @@ pub enum Command {
         /// Read every stream from scratch and replace its table.
         #[arg(long)]
         full_refresh: bool,
+        /// Before syncing, import the connection's state from Airbyte (a JSON file: the
+        /// per-stream `[{"type": "STREAM", …}]` list, a GLOBAL state, the legacy
+        /// `{stream: state}` document, or the Airbyte API's connection state), so the sync
+        /// reads only what Airbyte had not. Names exactly one connection.
+        #[arg(long, value_name = "FILE", conflicts_with = "full_refresh")]
+        import_airbyte_state: Option<std::path::PathBuf>,
+        /// With --import-airbyte-state: replace streams' state even when they already have one.
+        #[arg(long, requires = "import_airbyte_state")]
+        force: bool,
     },
     /// Run a SQL query over the lake; raw tables are `<connection>.<stream>`.
     Query {
@@ -314,6 +323,13 @@ pub enum BenchCommand {
         /// txlake's speed as a multiple of it. Run from the repository's root.
         #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "100000")]
         airbyte_cdk: Option<u64>,
+        /// Instead: read the stream written as an Airbyte low-code manifest
+        /// (`benches/airbyte_cdk/manifest.yaml`) with txlake's engine through the manifest
+        /// translator, then its first N records from the same fake API with the Airbyte CDK's
+        /// declarative source; report both speeds, peak RSS and whether both read the same
+        /// records. Run from the repository's root.
+        #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "100000", conflicts_with = "airbyte_cdk")]
+        airbyte_manifest: Option<u64>,
     },
     /// Every metric on a large sample lake, at its default grouping (no dimensions: the
     /// overall figure) and at the heaviest (every dimension × month): the once-per-sync cost

@@ -19,8 +19,8 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
             ingest(customers, employees, days, lake, incremental).await
         }
         BenchCommand::Metrics { customers, employees, lake } => metrics(customers, employees, lake).await,
-        BenchCommand::Connector { records, page_size, lake, airbyte_cdk } => {
-            super::bench_connector::run(records, page_size, lake, airbyte_cdk).await
+        BenchCommand::Connector { records, page_size, lake, airbyte_cdk, airbyte_manifest } => {
+            super::bench_connector::run(records, page_size, lake, airbyte_cdk, airbyte_manifest).await
         }
         BenchCommand::Files { rows, xlsx_rows, lake, no_duckdb } => {
             super::bench_files::run(rows, xlsx_rows, lake, !no_duckdb).await

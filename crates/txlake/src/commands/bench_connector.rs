@@ -38,7 +38,13 @@ impl EventsApi {
     }
 
     fn page(&self, after: u64, limit: u64) -> Vec<u8> {
-        let end = (after + limit.min(self.page_size)).min(self.records);
+        self.page_of(after, limit, self.records)
+    }
+
+    /// A page of the stream's first `records` records.
+    fn page_of(&self, after: u64, limit: u64, records: u64) -> Vec<u8> {
+        let after = after.min(records);
+        let end = (after + limit.min(self.page_size)).min(records);
         let mut body = Vec::with_capacity((end - after) as usize * 640 + 128);
         body.extend_from_slice(b"{\"results\":[");
         for id in after..end {
@@ -51,7 +57,7 @@ impl EventsApi {
             body.extend_from_slice(self.tails[(id % self.page_size) as usize].as_bytes());
         }
         body.extend_from_slice(b"],\"paging\":");
-        if end < self.records {
+        if end < records {
             body.extend_from_slice(format!("{{\"next\":{{\"after\":\"{end}\"}}}}}}").as_bytes());
         } else {
             body.extend_from_slice(b"null}");
@@ -117,31 +123,56 @@ struct PageQuery {
     limit: Option<u64>,
 }
 
+fn authorized(headers: &HeaderMap) -> bool {
+    headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {TOKEN}"))
+}
+
 async fn serve_page(State(api): State<Arc<EventsApi>>, headers: HeaderMap, Query(q): Query<PageQuery>) -> Response {
-    let authorized =
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {TOKEN}"));
-    if !authorized {
+    if !authorized(&headers) {
         return (StatusCode::UNAUTHORIZED, "{\"message\":\"bad token\"}").into_response();
     }
     let body = api.page(q.after.unwrap_or(0), q.limit.unwrap_or(api.page_size));
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
+/// `/first/{n}/v1/events`: the same stream cut after its first `n` records, so a slower
+/// reader (the Airbyte CDK) reads a prefix of what the same server gives txlake.
+async fn serve_first(
+    State(api): State<Arc<EventsApi>>,
+    axum::extract::Path(first): axum::extract::Path<u64>,
+    headers: HeaderMap,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    if !authorized(&headers) {
+        return (StatusCode::UNAUTHORIZED, "{\"message\":\"bad token\"}").into_response();
+    }
+    let body = api.page_of(q.after.unwrap_or(0), q.limit.unwrap_or(api.page_size), first.min(api.records));
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
 async fn start_api(api: Arc<EventsApi>) -> anyhow::Result<SocketAddr> {
-    let app = axum::Router::new().route("/v1/events", axum::routing::get(serve_page)).with_state(api);
+    let app = axum::Router::new()
+        .route("/v1/events", axum::routing::get(serve_page))
+        .route("/first/{first}/v1/events", axum::routing::get(serve_first))
+        .with_state(api);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(addr)
 }
 
-/// Runs the connector benchmark.
+/// Runs the connector benchmark; with `airbyte_manifest` (records for the CDK), the Airbyte
+/// manifest comparison instead ([`airbyte_manifest_bench`]).
 pub async fn run(
     records: u64,
     page_size: u64,
     lake: Option<std::path::PathBuf>,
     airbyte_cdk: Option<u64>,
+    airbyte_manifest: Option<u64>,
 ) -> anyhow::Result<ExitCode> {
+    if let Some(cdk_records) = airbyte_manifest {
+        return airbyte_manifest_bench(records, page_size, lake, cdk_records).await;
+    }
     let api = Arc::new(EventsApi::new(records, page_size));
     let addr = start_api(api.clone()).await?;
     let base_url = format!("http://{addr}");
@@ -243,28 +274,37 @@ pub async fn run(
 
 /// The script that reads the stream with the Airbyte Python CDK.
 const AIRBYTE_CDK_SCRIPT: &str = "benches/airbyte_cdk/run.sh";
+/// The benchmark's stream as an Airbyte low-code manifest, read by both engines.
+const AIRBYTE_MANIFEST: &str = "benches/airbyte_cdk/manifest.yaml";
 
-/// Reads `records` records of the same stream from a fresh fake API with the Airbyte Python
-/// CDK and prints its speed beside txlake's. The CDK runs alone: the sync above is over.
-async fn compare_with_airbyte_cdk(records: u64, page_size: u64, txlake_records_per_second: f64) -> anyhow::Result<()> {
-    let script = [
-        std::path::PathBuf::from(AIRBYTE_CDK_SCRIPT),
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(AIRBYTE_CDK_SCRIPT),
-    ]
-    .into_iter()
-    .find(|p| p.is_file())
-    .ok_or_else(|| {
-        anyhow::anyhow!(
-            "--airbyte-cdk needs {AIRBYTE_CDK_SCRIPT} from the txlake repository: run the benchmark from the repository's root"
-        )
-    })?;
-    let addr = start_api(Arc::new(EventsApi::new(records, page_size))).await?;
-    println!(
-        "Airbyte Python CDK (benches/airbyte_cdk): the same stream, {records} records from a fresh fake API on {addr}"
-    );
+/// `file` of the repository: from the current directory, else from the source tree this
+/// binary was built from.
+fn repository_file(file: &str, flag: &str) -> anyhow::Result<std::path::PathBuf> {
+    [std::path::PathBuf::from(file), std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(file)]
+        .into_iter()
+        .find(|p| p.is_file())
+        .map(|p| p.canonicalize().unwrap_or(p))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "{flag} needs {file} from the txlake repository: run the benchmark from the repository's root"
+            )
+        })
+}
+
+/// What a read of the benchmark's stream by the Airbyte CDK gave (`benches/airbyte_cdk/run.py`).
+struct CdkFigures {
+    records: u64,
+    records_per_second: f64,
+    cpu_seconds: f64,
+    peak_rss: Option<u64>,
+    checksum: Option<String>,
+}
+
+/// Runs `benches/airbyte_cdk/run.sh` against `base_url`.
+async fn run_airbyte_cdk(script: &std::path::Path, base_url: &str, page_size: u64) -> anyhow::Result<CdkFigures> {
     let output = tokio::process::Command::new("bash")
-        .arg(&script)
-        .arg(format!("http://{addr}"))
+        .arg(script)
+        .arg(base_url)
         .arg(TOKEN)
         .arg(page_size.to_string())
         .stderr(std::process::Stdio::inherit())
@@ -275,19 +315,183 @@ async fn compare_with_airbyte_cdk(records: u64, page_size: u64, txlake_records_p
     if !output.status.success() {
         anyhow::bail!("the Airbyte CDK read failed ({}): {stdout}", output.status);
     }
+    let line = |name: &str| stdout.lines().find_map(|line| line.strip_prefix(name).map(str::trim));
     let figure = |name: &str| -> anyhow::Result<f64> {
-        stdout
-            .lines()
-            .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+        line(name)
+            .and_then(|v| v.parse().ok())
             .ok_or_else(|| anyhow::anyhow!("{} printed no `{name}` line: {stdout}", script.display()))
     };
-    let (read, cdk_records_per_second, cpu) = (figure("records ")?, figure("records/s ")?, figure("cpu seconds ")?);
-    if read as u64 != records {
-        anyhow::bail!("the Airbyte CDK read {read} records, the API served {records}");
+    Ok(CdkFigures {
+        records: figure("records ")? as u64,
+        records_per_second: figure("records/s ")?,
+        cpu_seconds: figure("cpu seconds ")?,
+        peak_rss: line("peak rss bytes ").and_then(|v| v.parse().ok()),
+        checksum: line("checksum ").map(str::to_string),
+    })
+}
+
+/// FNV-1a (64 bit) over one line per record of its key fields, in id order: the same as
+/// `checksum` in benches/airbyte_cdk/run.py, computed over the synced table.
+async fn table_checksum(lake: &txlake_lake::Lake, table: &str, below: u64) -> anyhow::Result<(u64, String)> {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{Float64Type, Int64Type};
+    let engine = txlake_engine::Engine::open(
+        lake,
+        &[],
+        &txlake_engine::SqlSources::default(),
+        &txlake_engine::EngineSettings::default(),
+    )
+    .await?;
+    let sql = format!(
+        "SELECT CAST(id AS BIGINT), uuid, email, CAST(quantity AS BIGINT), CAST(score AS BIGINT), \
+         address['city'], is_active, CAST(amount AS DOUBLE) FROM {table} WHERE id < {below} ORDER BY id"
+    );
+    let batches = engine.sql(&sql).await?.collect().await?;
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut rows = 0;
+    let mut line = String::new();
+    for batch in &batches {
+        let ids = batch.column(0).as_primitive::<Int64Type>();
+        let uuid = arrow::compute::cast(batch.column(1), &arrow::datatypes::DataType::Utf8)?;
+        let email = arrow::compute::cast(batch.column(2), &arrow::datatypes::DataType::Utf8)?;
+        let city = arrow::compute::cast(batch.column(5), &arrow::datatypes::DataType::Utf8)?;
+        let (uuid, email, city) = (uuid.as_string::<i32>(), email.as_string::<i32>(), city.as_string::<i32>());
+        let quantity = batch.column(3).as_primitive::<Int64Type>();
+        let score = batch.column(4).as_primitive::<Int64Type>();
+        let active = batch.column(6).as_boolean();
+        let amount = batch.column(7).as_primitive::<Float64Type>();
+        for i in 0..batch.num_rows() {
+            line.clear();
+            let score = if score.is_null(i) { String::new() } else { score.value(i).to_string() };
+            use std::fmt::Write as _;
+            let _ = writeln!(
+                line,
+                "{}|{}|{}|{}|{score}|{}|{}|{:.4}",
+                ids.value(i),
+                uuid.value(i),
+                email.value(i),
+                quantity.value(i),
+                city.value(i),
+                active.value(i),
+                amount.value(i)
+            );
+            for byte in line.bytes() {
+                hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+            }
+            rows += 1;
+        }
     }
-    println!("  records/s     {cdk_records_per_second:.0}");
-    println!("  CPU seconds   {cpu:.2} ({:.1} µs per record)", cpu / read * 1e6);
-    println!("txlake ÷ CDK    {:.1}×", txlake_records_per_second / cdk_records_per_second);
+    Ok((rows, format!("{hash:016x}")))
+}
+
+/// `txlake bench connector --airbyte-manifest`: the benchmark's stream written as an Airbyte
+/// low-code manifest (benches/airbyte_cdk/manifest.yaml), read by txlake's declarative
+/// engine through the manifest translator (`connector = "airbyte-manifest:…"`) into a file
+/// lake, then by the Airbyte Python CDK's declarative source from the same fake API server
+/// (its first `cdk_records` records: the CDK is much slower). Prints both speeds, their
+/// ratio, both peak RSS and whether both read the same records (count and checksum over the
+/// CDK's records), against the targets ≥ 20× and ≤ 200 MB.
+async fn airbyte_manifest_bench(
+    records: u64,
+    page_size: u64,
+    lake: Option<std::path::PathBuf>,
+    cdk_records: u64,
+) -> anyhow::Result<ExitCode> {
+    let manifest = repository_file(AIRBYTE_MANIFEST, "--airbyte-manifest")?;
+    let script = repository_file(AIRBYTE_CDK_SCRIPT, "--airbyte-manifest")?;
+    let cdk_records = cdk_records.min(records);
+    let api = Arc::new(EventsApi::new(records, page_size));
+    let addr = start_api(api).await?;
+    let (dir, temporary) = bench_dir(lake, "connector-airbyte-manifest")?;
+    let config = file_lake_config(&dir)?;
+    let lake = config.open_lake()?;
+    let connection = ConnectionConfig {
+        connector: format!("airbyte-manifest:{}", manifest.display()),
+        config: json!({ "token": TOKEN, "base_url": format!("http://{addr}"), "page_size": page_size }),
+        streams: None,
+        modes: Default::default(),
+        survey_mapping: None,
+    };
+    println!(
+        "bench connector --airbyte-manifest: {} from a fake API on {addr} ({records} records, {page_size} per page) → {}",
+        manifest.display(),
+        dir.display()
+    );
+    println!("txlake (the Airbyte manifest on txlake's declarative engine, into a file lake):");
+    let registry = txlake_sync::connectors::builtin_registry();
+    let options = SyncOptions { full_refresh: true, policy: config.sync.clone(), ..Default::default() };
+    let cpu_before = CpuTimes::now();
+    let started = Instant::now();
+    let report = sync_connection(&lake, &registry, "bench", &connection, &options, &QuietObserver).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let cpu = CpuTimes::now().zip(cpu_before).map(|(after, before)| after.since(&before));
+    let rss = peak_rss_bytes();
+    if let Some(error) = &report.error {
+        anyhow::bail!("the benchmark sync failed: {error}");
+    }
+    let synced: u64 = report.streams.iter().map(|s| s.records).sum();
+    let records_per_second = synced as f64 / seconds;
+    println!("  records       {synced}");
+    println!("  seconds       {seconds:.2}");
+    println!("  records/s     {records_per_second:.0}");
+    if let Some(cpu) = cpu {
+        println!("  CPU           {}", cpu.describe(seconds));
+    }
+    let mb = |bytes: Option<u64>| bytes.map_or("unknown".to_string(), |b| format!("{:.0} MB", b as f64 / 1e6));
+    println!("  peak RSS      {}", mb(rss));
+    let (ours_below, ours_checksum) = table_checksum(&lake, "bench.events", cdk_records).await?;
+    if temporary {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    let cdk_url = format!("http://{addr}/first/{cdk_records}");
+    println!(
+        "Airbyte Python CDK (source-declarative-manifest, benches/airbyte_cdk): the first {cdk_records} records from the same server"
+    );
+    let cdk = run_airbyte_cdk(&script, &cdk_url, page_size).await?;
+    println!("  records       {}", cdk.records);
+    println!("  records/s     {:.0}", cdk.records_per_second);
+    println!(
+        "  CPU seconds   {:.2} ({:.1} µs per record)",
+        cdk.cpu_seconds,
+        cdk.cpu_seconds / cdk.records.max(1) as f64 * 1e6
+    );
+    println!("  peak RSS      {}", mb(cdk.peak_rss));
+
+    let ratio = records_per_second / cdk.records_per_second;
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    println!("txlake ÷ CDK    {ratio:.1}× (target ≥ 20×: {})", verdict(ratio >= 20.0));
+    println!("txlake peak RSS {} (target ≤ 200 MB: {})", mb(rss), verdict(rss.is_some_and(|r| r <= 200_000_000)));
+    let same =
+        synced == records && ours_below == cdk.records && cdk.checksum.as_deref() == Some(ours_checksum.as_str());
+    println!(
+        "same records    {} (the first {cdk_records}: txlake {ours_below} records, checksum {ours_checksum}; CDK {} records, checksum {})",
+        if same { "yes" } else { "NO" },
+        cdk.records,
+        cdk.checksum.as_deref().unwrap_or("none")
+    );
+    Ok(if same { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Reads `records` records of the same stream from a fresh fake API with the Airbyte Python
+/// CDK and prints its speed beside txlake's. The CDK runs alone: the sync above is over.
+async fn compare_with_airbyte_cdk(records: u64, page_size: u64, txlake_records_per_second: f64) -> anyhow::Result<()> {
+    let script = repository_file(AIRBYTE_CDK_SCRIPT, "--airbyte-cdk")?;
+    let addr = start_api(Arc::new(EventsApi::new(records, page_size))).await?;
+    println!(
+        "Airbyte Python CDK (benches/airbyte_cdk): the same stream, {records} records from a fresh fake API on {addr}"
+    );
+    let cdk = run_airbyte_cdk(&script, &format!("http://{addr}"), page_size).await?;
+    if cdk.records != records {
+        anyhow::bail!("the Airbyte CDK read {} records, the API served {records}", cdk.records);
+    }
+    println!("  records/s     {:.0}", cdk.records_per_second);
+    println!(
+        "  CPU seconds   {:.2} ({:.1} µs per record)",
+        cdk.cpu_seconds,
+        cdk.cpu_seconds / cdk.records as f64 * 1e6
+    );
+    println!("txlake ÷ CDK    {:.1}×", txlake_records_per_second / cdk.records_per_second);
     Ok(())
 }
 
@@ -306,6 +510,11 @@ mod tests {
         let last: serde_json::Value = serde_json::from_slice(&api.page(2_000, 1_000)).unwrap();
         assert_eq!(last["results"].as_array().unwrap().len(), 345);
         assert!(last["paging"].is_null());
+        let cut: serde_json::Value = serde_json::from_slice(&api.page_of(1_000, 1_000, 1_500)).unwrap();
+        assert_eq!(cut["results"].as_array().unwrap().len(), 500, "the first 1,500 records");
+        assert!(cut["paging"].is_null(), "the cut stream ends there");
+        let past: serde_json::Value = serde_json::from_slice(&api.page_of(2_000, 1_000, 1_500)).unwrap();
+        assert!(past["results"].as_array().unwrap().is_empty() && past["paging"].is_null());
         let mut text = Vec::new();
         for n in [0, 7, 10, 99, 1_000_000, u64::MAX] {
             text.clear();

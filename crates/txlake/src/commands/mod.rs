@@ -34,7 +34,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", txlake_server::openapi::json());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Sync { config, connections, full_refresh } => {
+        Command::Sync { config, connections, full_refresh, import_airbyte_state, force } => {
+            if let Some(file) = import_airbyte_state {
+                sync::import_airbyte_state(&config, &connections, &file, force).await?;
+            }
             sync::run(&config, &connections, full_refresh, cli.quiet).await
         }
         Command::Query { config, sql, format } => query::run(&config, &sql, format).await,
