@@ -2,6 +2,7 @@
 //! safety, failure paths, S3 storage. One test binary for the workspace (cheap to link).
 
 mod airbyte;
+mod airbyte_faker;
 #[path = "../../connectors/airbyte-copper/tests/copper.rs"]
 mod airbyte_copper;
 #[path = "../../connectors/airbyte-delighted/tests/delighted.rs"]
