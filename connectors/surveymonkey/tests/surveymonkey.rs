@@ -557,7 +557,15 @@ async fn an_incremental_read_returns_only_changed_responses() {
     let fake = FakeSurveyMonkey::start().await;
     let first = read(&fake.config(), &["responses"], StreamMode::IncrementalDedupe, StateMap::new()).await.unwrap();
     assert_eq!(first.ids("responses"), fixture_ids("responses"));
-    assert_eq!(first.state["responses"], json!({ "cursor": "2024-05-17T16:20:41Z" }), "the newest change");
+    // A cursor per survey (its newest change); `cursor` is where a survey first seen later starts.
+    assert_eq!(
+        first.state["responses"],
+        json!({ "partitions": [
+            { "partition": { "id": "405837261" }, "cursor": "2024-05-11T08:00:55Z" },
+            { "partition": { "id": "405901118" }, "cursor": "2024-05-17T16:20:41Z" }
+        ], "cursor": "2024-05-11T08:00:55Z" }),
+        "each survey's newest change"
+    );
 
     let again = read(&fake.config(), &["responses"], StreamMode::IncrementalDedupe, first.state.clone()).await.unwrap();
     assert!(again.ids("responses").is_empty(), "nothing twice: {:?}", again.ids("responses"));
@@ -567,9 +575,23 @@ async fn an_incremental_read_returns_only_changed_responses() {
     let second =
         read(&fake.config(), &["responses"], StreamMode::IncrementalDedupe, first.state.clone()).await.unwrap();
     assert_eq!(second.ids("responses"), BTreeSet::from(["114299990002".to_string()]));
-    assert_eq!(second.state["responses"], json!({ "cursor": "2024-06-01T10:00:00Z" }));
-    let bulk = fake.seen()[before..].iter().find(|r| r.path.ends_with("/responses/bulk")).cloned().unwrap();
-    assert_eq!(bulk.query["start_modified_at"], "2024-05-17T16:20:41", "from the saved cursor");
+    assert_eq!(
+        second.state["responses"],
+        json!({ "partitions": [
+            { "partition": { "id": "405837261" }, "cursor": "2024-06-01T10:00:00Z" },
+            { "partition": { "id": "405901118" }, "cursor": "2024-05-17T16:20:41Z" }
+        ], "cursor": "2024-05-17T16:20:41Z" }),
+        "the changed survey's cursor moved"
+    );
+    // Each survey is asked from its own saved cursor.
+    for (survey, from) in [("405837261", "2024-05-11T08:00:55"), ("405901118", "2024-05-17T16:20:41")] {
+        let bulk = fake.seen()[before..]
+            .iter()
+            .find(|r| r.path.ends_with(&format!("/surveys/{survey}/responses/bulk")))
+            .cloned()
+            .unwrap();
+        assert_eq!(bulk.query["start_modified_at"], from, "survey {survey} from its saved cursor");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -526,7 +526,15 @@ async fn an_incremental_read_returns_only_new_responses() {
     let fake = FakeTypeform::start().await;
     let first = read(&fake.config(), &["responses"], StreamMode::IncrementalDedupe, StateMap::new()).await.unwrap();
     assert_eq!(first.ids("responses"), fixture_responses());
-    assert_eq!(first.state["responses"], json!({ "cursor": "2024-05-22T17:45:49Z" }), "the newest submission");
+    // A cursor per form (its newest submission); `cursor` is where a form first seen later starts.
+    assert_eq!(
+        first.state["responses"],
+        json!({ "partitions": [
+            { "partition": { "id": "Zc8rYp" }, "cursor": "2024-05-22T17:45:49Z" },
+            { "partition": { "id": "lT4Z3j" }, "cursor": "2024-05-11T08:01:30Z" }
+        ], "cursor": "2024-05-11T08:01:30Z" }),
+        "each form's newest submission"
+    );
 
     let again = read(&fake.config(), &["responses"], StreamMode::IncrementalDedupe, first.state.clone()).await.unwrap();
     assert!(again.ids("responses").is_empty(), "nothing twice: {:?}", again.ids("responses"));
@@ -543,7 +551,14 @@ async fn an_incremental_read_returns_only_new_responses() {
             "f9e8d7c6b5a4039281706f5e4d3c2b1a".to_string()
         ])
     );
-    assert_eq!(second.state["responses"], json!({ "cursor": "2024-06-02T11:30:00Z" }));
+    assert_eq!(
+        second.state["responses"],
+        json!({ "partitions": [
+            { "partition": { "id": "Zc8rYp" }, "cursor": "2024-06-02T11:30:00Z" },
+            { "partition": { "id": "lT4Z3j" }, "cursor": "2024-06-01T10:00:00Z" }
+        ], "cursor": "2024-06-01T10:00:00Z" }),
+        "each form's cursor moved"
+    );
     let seen = &fake.seen()[before..];
     let pulse = seen.iter().find(|r| r.path == "/forms/Zc8rYp/responses").unwrap();
     assert_eq!(pulse.query["since"], "2024-05-22T17:45:49", "from the saved cursor");
