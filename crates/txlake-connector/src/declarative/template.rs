@@ -64,10 +64,7 @@ impl Templates {
     /// (`templates: airbyte`); txlake's own functions and filters stay available where
     /// Airbyte has no function of that name.
     pub fn airbyte() -> Self {
-        let mut templates = Self::new();
-        template_airbyte::install(&mut templates.env);
-        templates.dialect = TemplateDialect::Airbyte;
-        templates
+        Self { env: airbyte_environment().clone(), dialect: TemplateDialect::Airbyte }
     }
 
     /// The environment of a manifest's `templates:` dialect.
@@ -99,9 +96,16 @@ impl Templates {
     /// Renders an Airbyte template to its text, with Airbyte's variables over `context`.
     fn render_airbyte(&self, template: &str, context: &JinjaValue, what: &str) -> Result<String, ConnectorError> {
         let source = template_airbyte::rewrite_duration_arithmetic(template);
-        self.env
-            .render_str(&source, template_airbyte::airbyte_vars(context.clone()))
-            .map_err(|e| template_error(what, template, &e))
+        let vars = template_airbyte::airbyte_vars(context.clone());
+        // A template that is one `{{ expression }}` (most are; record filters run per
+        // record) is compiled once and printed as the template would print it.
+        if let Some(expression) = exact_sole_expression(&source) {
+            return template_airbyte::cached_expression(airbyte_environment(), expression)
+                .and_then(|e| e.eval(vars))
+                .map(|value| template_airbyte::py_str(&value))
+                .map_err(|e| template_error(what, template, &e));
+        }
+        self.env.render_str(&source, vars).map_err(|e| template_error(what, template, &e))
     }
 
     /// Renders a JSON value: strings are templates; a string that is exactly one
@@ -186,6 +190,25 @@ pub fn as_text(value: &Value) -> String {
 /// The context value for a serde_json document.
 pub fn context(value: &Value) -> JinjaValue {
     JinjaValue::from_serialize(value)
+}
+
+/// The environment of every `templates: airbyte` manifest: txlake's functions and filters
+/// plus Airbyte's (none keeps state), static so that compiled expressions can be cached.
+pub(crate) fn airbyte_environment() -> &'static Environment<'static> {
+    static ENV: std::sync::OnceLock<Environment<'static>> = std::sync::OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Templates::new().env;
+        template_airbyte::install(&mut env);
+        env
+    })
+}
+
+/// `{{ x.y | f }}` → `x.y | f` when the text is exactly one expression, with nothing around.
+fn exact_sole_expression(text: &str) -> Option<&str> {
+    let inner = text.strip_prefix("{{")?.strip_suffix("}}")?;
+    let inner = inner.strip_prefix('-').unwrap_or(inner).strip_suffix('-').unwrap_or(inner);
+    (!inner.contains("{{") && !inner.contains("}}") && !inner.contains("{%") && !inner.contains("{#"))
+        .then_some(inner.trim())
 }
 
 /// `{{ x.y | f }}` → `x.y | f` when the text is one expression and nothing else.

@@ -1769,13 +1769,30 @@ pub fn check_template(text: &str) -> Result<(), String> {
 }
 
 fn environment() -> &'static Environment<'static> {
-    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let mut env = Environment::new();
-        env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
-        install(&mut env);
-        env
-    })
+    super::template::airbyte_environment()
+}
+
+/// The compiled form of `expression`, compiled once per text. The texts are a manifest's
+/// templates, so the cache stays small; it is emptied past 4,096 (many manifests loaded
+/// by a long-running server).
+pub(crate) fn cached_expression(
+    env: &'static Environment<'static>,
+    expression: &str,
+) -> Result<Arc<minijinja::Expression<'static, 'static>>, Error> {
+    type Cache = std::sync::Mutex<std::collections::HashMap<String, Arc<minijinja::Expression<'static, 'static>>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(found) = cache.lock().ok().and_then(|c| c.get(expression).cloned()) {
+        return Ok(found);
+    }
+    let compiled = Arc::new(env.compile_expression_owned(expression.to_string())?);
+    if let Ok(mut c) = cache.lock() {
+        if c.len() >= 4096 {
+            c.clear();
+        }
+        c.insert(expression.to_string(), compiled.clone());
+    }
+    Ok(compiled)
 }
 
 fn has_filter(env: &Environment<'static>, name: &str) -> bool {
