@@ -343,8 +343,8 @@ async fn table_checksum(lake: &txlake_lake::Lake, table: &str, below: u64) -> an
     )
     .await?;
     let sql = format!(
-        "SELECT CAST(id AS BIGINT), uuid, email, CAST(quantity AS BIGINT), CAST(score AS BIGINT), \
-         address['city'], is_active, CAST(amount AS DOUBLE) FROM {table} WHERE id < {below} ORDER BY id"
+        "SELECT CAST(id AS BIGINT) AS i, uuid, email, CAST(quantity AS BIGINT) AS q, CAST(score AS BIGINT) AS s, \
+         address['city'] AS city, is_active, CAST(amount AS DOUBLE) AS a FROM {table} WHERE id < {below} ORDER BY i"
     );
     let batches = engine.sql(&sql).await?.collect().await?;
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
