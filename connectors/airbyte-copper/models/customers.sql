@@ -11,10 +11,19 @@
 --     (Copper writes it M/D/YYYY).
 --   support_team: Copper does not know it (NULL).
 --   created_at: date_created (unix seconds).
-WITH won AS (
+WITH people AS (
+    -- One row per person: Airbyte's manifest reads its first page twice (PageIncrement from 0
+    -- against Copper's 1-based pages), so the raw table may hold a person twice.
+    SELECT * FROM (
+        SELECT p.*, row_number() OVER (PARTITION BY p.id ORDER BY p.date_modified DESC) AS dup_rank
+        FROM {{ connection }}.people AS p
+    ) AS numbered
+    WHERE dup_rank = 1
+),
+won AS (
     SELECT o.primary_contact_id AS person_id,
            min(CAST(to_date(o.close_date, '%m/%d/%Y') AS TIMESTAMP)) AS first_won_at
-    FROM {{ connection }}.opportunities AS o
+    FROM (SELECT DISTINCT id, primary_contact_id, close_date, status FROM {{ connection }}.opportunities) AS o
     WHERE o.status = 'Won' AND o.primary_contact_id IS NOT NULL
     GROUP BY o.primary_contact_id
 )
@@ -35,5 +44,5 @@ SELECT
     CAST(to_timestamp_seconds(CAST(p.date_created AS BIGINT)) AS TIMESTAMP)   AS created_at,
     won.first_won_at                                                          AS became_customer_at,
     CAST(NULL AS TIMESTAMP)                                                   AS churned_at
-FROM {{ connection }}.people AS p
+FROM people AS p
 LEFT JOIN won ON CAST(won.person_id AS VARCHAR) = CAST(p.id AS VARCHAR)
