@@ -13,7 +13,8 @@ for pins in "$here/packages.txt" "$here/report-packages.txt"; do
             echo "$package: loads"
         else
             # The refusal's sentence naming the component, without the shared advice.
-            reason=$(printf '%s\n' "$out" | grep -m1 -o 'at `[^`]*` ([A-Za-z]*)[^.]*' || printf '%s\n' "$out" | head -n 1)
+            # The refusal's sentences naming the component, without the shared advice after them.
+            reason=$(printf '%s\n' "$out" | head -n 1 | sed -e 's/^.*\(at `\)/\1/' -e 's/ txlake runs an Airbyte manifest only.*$//')
             echo "$package: refused: $reason"
         fi
     done
