@@ -324,16 +324,35 @@ fn empty_map() -> JinjaValue {
 
 /// `requests`' `response.links` as Airbyte puts it in `headers['link']`:
 /// `{"next": {"url": "…", "rel": "next"}, …}`.
+/// Names are matched without regard to case, as `requests`' headers are.
 fn with_parsed_links(headers: &JinjaValue) -> JinjaValue {
     let Ok(keys) = headers.try_iter() else { return headers.clone() };
     let mut out: BTreeMap<String, JinjaValue> = BTreeMap::new();
     for key in keys {
-        out.insert(key.to_string(), headers.get_item(&key).unwrap_or_default());
+        out.insert(key.to_string().to_ascii_lowercase(), headers.get_item(&key).unwrap_or_default());
     }
     if let Some(link) = out.get("link").and_then(|l| l.as_str().map(str::to_string)) {
         out.insert("link".into(), JinjaValue::from_serialize(parse_link_header(&link)));
     }
-    JinjaValue::from(out)
+    JinjaValue::from_object(Headers(out))
+}
+
+/// Response headers, looked up case-insensitively (`headers['X-Next-Page']`).
+#[derive(Debug)]
+struct Headers(BTreeMap<String, JinjaValue>);
+
+impl Object for Headers {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &JinjaValue) -> Option<JinjaValue> {
+        self.0.get(&key.as_str()?.to_ascii_lowercase()).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.0.keys().map(|k| JinjaValue::from(k.as_str())).collect())
+    }
 }
 
 fn parse_link_header(text: &str) -> Value {
@@ -2039,7 +2058,7 @@ mod tests {
             "state": {"cursor": "2024-01-15T00:00:00Z"},
             "next_page_token": "{'after': 'x', 'page': 2}",
             "response": {"paging": {"next": {"after": "a1"}}},
-            "headers": {"link": "<https://api.example.com/p2>; rel=\"next\", <https://api.example.com/p0>; rel=\"prev\""},
+            "headers": {"x-total": "7", "link": "<https://api.example.com/p2>; rel=\"next\", <https://api.example.com/p0>; rel=\"prev\""},
             "last_record": {"id": 10},
             "last_page_size": 0,
             "record": {"id": "1", "updated_at": "2024-01-20T00:00:00Z"},
@@ -2056,6 +2075,8 @@ mod tests {
         assert_eq!(render("{{ next_page_token['next_page_token']['after'] }}"), json!("x"));
         assert_eq!(render("{{ next_page_token.get('next_page_token').get('page') }}"), json!(2));
         assert_eq!(render("{{ headers['link']['next']['url'] }}"), json!("https://api.example.com/p2"));
+        assert_eq!(render("{{ headers['X-Total'] }}|{{ headers.get('x-total') }}"), json!("7|7"));
+        assert_eq!(render("{{ 'link' in headers }}"), json!(true));
         assert_eq!(render("{{ parameters['name'] }}"), json!("responses"));
         assert_eq!(
             render("{{ record[parameters['cursor_field']] >= stream_interval.get('start_time') }}"),
