@@ -101,7 +101,7 @@ pub fn translate(origin: &str, name: &str, manifest: &Value, dir: Option<&Path>)
     let auth = first.auth.clone();
     let mut retry = Retry::default();
     let mut native_streams = Vec::new();
-    for (path, out) in outs.into_iter().chain(hidden.into_iter().map(|(p, o)| (p, o))) {
+    for (path, out) in outs.into_iter().chain(hidden) {
         if out.auth != auth {
             return Err(walk.refuse(
                 &format!("{path}.retriever.requester.authenticator"),
@@ -144,10 +144,10 @@ pub fn translate(origin: &str, name: &str, manifest: &Value, dir: Option<&Path>)
         }
         requester["retry"] = Value::Object(r);
     }
-    if let Some(budget) = top.get("api_budget").filter(|v| !v.is_null()) {
-        if let Some(rate) = walk.api_budget("api_budget", budget)? {
-            requester["rate_limit"] = json!({ "requests_per_second": rate });
-        }
+    if let Some(budget) = top.get("api_budget").filter(|v| !v.is_null())
+        && let Some(rate) = walk.api_budget("api_budget", budget)?
+    {
+        requester["rate_limit"] = json!({ "requests_per_second": rate });
     }
     if let Some(level) = top.get("concurrency_level") {
         let (c, _) = walk.component("concurrency_level", level, &["ConcurrencyLevel"])?;
@@ -169,7 +169,7 @@ pub fn translate(origin: &str, name: &str, manifest: &Value, dir: Option<&Path>)
     let spec_value = spec_component.map(|m| Value::Object(m.clone()));
     let mut native = json!({
         "name": name,
-        "description": top.get("description").and_then(Value::as_str).map(|d| first_line(d)).unwrap_or_else(|| format!("Airbyte manifest `{name}`, run by txlake's engine")),
+        "description": top.get("description").and_then(Value::as_str).map(first_line).unwrap_or_else(|| format!("Airbyte manifest `{name}`, run by txlake's engine")),
         "spec": spec::native_spec(spec_value.as_ref()),
         "templates": "airbyte",
         "requester": requester,
@@ -182,10 +182,9 @@ pub fn translate(origin: &str, name: &str, manifest: &Value, dir: Option<&Path>)
         let (c, _) = walk.component("check", check, &["CheckStream"])?;
         if let Some(first) =
             c.get("stream_names").and_then(Value::as_array).and_then(|n| n.first()).and_then(Value::as_str)
+            && walk.names.iter().any(|n| n == first)
         {
-            if walk.names.iter().any(|n| n == first) {
-                native["check"] = json!({ "stream": first });
-            }
+            native["check"] = json!({ "stream": first });
         }
     }
     check_templates(&walk, &native)?;
@@ -411,9 +410,7 @@ impl Walk<'_> {
         if let Some(handler) = q.get("error_handler").filter(|v| !v.is_null()) {
             self.error_handler(&format!("{requester_path}.error_handler"), handler, &mut rules, &mut retry)?;
         }
-        for key in ["decoder"] {
-            self.optional(&retriever_path, r, key, &["JsonDecoder"])?;
-        }
+        self.optional(&retriever_path, r, "decoder", &["JsonDecoder"])?;
         let records = self.records(&format!("{retriever_path}.record_selector"), r, &parameters)?;
         let records_first_key = records
             .get("path")
@@ -1235,14 +1232,14 @@ impl Walk<'_> {
         let login_path = format!("{path}.login_requester");
         let (login, _) =
             self.component(&login_path, m.get("login_requester").unwrap_or(&Value::Null), &["HttpRequester"])?;
-        if let Some(a) = login.get("authenticator").filter(|v| !v.is_null()) {
-            if self.auth(&format!("{login_path}.authenticator"), a)?.is_some() {
-                return Err(self.refuse(
-                    &format!("{login_path}.authenticator"),
-                    "HttpRequester",
-                    "an authenticated login request is not supported",
-                ));
-            }
+        if let Some(a) = login.get("authenticator").filter(|v| !v.is_null())
+            && self.auth(&format!("{login_path}.authenticator"), a)?.is_some()
+        {
+            return Err(self.refuse(
+                &format!("{login_path}.authenticator"),
+                "HttpRequester",
+                "an authenticated login request is not supported",
+            ));
         }
         let (request, url_base) = self.request(&login_path, login)?;
         let route = request.get("path").and_then(Value::as_str).unwrap_or_default();
