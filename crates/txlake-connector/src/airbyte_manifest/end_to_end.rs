@@ -265,3 +265,32 @@ async fn an_airbyte_manifest_reads_in_full_then_incrementally() {
     let windows: Vec<String> = api.windows.lock().unwrap().iter().filter(|s| !s.is_empty()).cloned().collect();
     assert!(windows.iter().all(|since| since.as_str() >= "2025-01-31"), "no window before the cursor: {windows:?}");
 }
+
+#[tokio::test]
+async fn a_manifest_url_is_fetched_once() {
+    use crate::registry::SchemeResolver as _;
+    let fetches = Arc::new(Mutex::new(0u32));
+    let counter = fetches.clone();
+    let router = axum::Router::new().route(
+        "/source-acme/manifest.yaml",
+        axum::routing::get(move || {
+            let counter = counter.clone();
+            async move {
+                *counter.lock().unwrap() += 1;
+                MANIFEST
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let resolver = super::ManifestResolver::default();
+    let url = format!("http://{address}/source-acme/manifest.yaml");
+    let connector = resolver.resolve(&url).await.unwrap();
+    assert_eq!(connector.name(), "acme", "named after the URL's folder");
+    assert_eq!(connector.spec().config_schema["properties"]["api_key"]["x-secret"], true);
+    resolver.resolve(&url).await.unwrap();
+    assert_eq!(*fetches.lock().unwrap(), 1, "fetched once per process");
+    let err = resolver.resolve(&format!("http://{address}/nope/manifest.yaml")).await.err().unwrap().to_string();
+    assert!(err.contains("404") && err.contains("/nope/manifest.yaml"), "{err}");
+}
