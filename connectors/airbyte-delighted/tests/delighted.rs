@@ -177,14 +177,17 @@ fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
     query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
-fn int_param(query: &[(String, String)], name: &str) -> Result<Option<i64>, Response> {
+fn int_param(query: &[(String, String)], name: &str) -> Result<Option<i64>, String> {
     match param(query, name) {
         None => Ok(None),
-        Some(text) => text.parse::<i64>().map(Some).map_err(|_| {
-            (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(json!({ "status": 422, "message": format!("{name} must be an integer unix timestamp, got {text}") })))
-                .into_response()
-        }),
+        Some(text) => {
+            text.parse::<i64>().map(Some).map_err(|_| format!("{name} must be an integer unix timestamp, got {text}"))
+        }
     }
+}
+
+fn unprocessable(message: String) -> Response {
+    (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(json!({ "status": 422, "message": message }))).into_response()
 }
 
 /// Basic auth with the API key as the user name (the password is not checked: Delighted's is
@@ -313,7 +316,7 @@ fn answer(inner: &Mutex<Inner>, base: &str, headers: &HeaderMap, path: &str, que
     };
     let per_page = match int_param(query, "per_page") {
         Ok(n) => n.unwrap_or(20).clamp(1, 100) as usize,
-        Err(r) => return r,
+        Err(m) => return unprocessable(m),
     };
     let mut filters: Vec<(&str, i64, bool)> = Vec::new();
     let created = if stream == "survey_responses" { "created_at" } else { cursor_of(stream) };
@@ -329,7 +332,7 @@ fn answer(inner: &Mutex<Inner>, base: &str, headers: &HeaderMap, path: &str, que
         match int_param(query, name) {
             Ok(Some(v)) => filters.push((field, v, lower)),
             Ok(None) => {}
-            Err(r) => return r,
+            Err(m) => return unprocessable(m),
         }
     }
     let records: Vec<Value> = latest(inner.versions.get(stream).map_or(&[][..], |v| v.as_slice()), stream, None)
@@ -368,7 +371,7 @@ fn answer(inner: &Mutex<Inner>, base: &str, headers: &HeaderMap, path: &str, que
     }
     let page = match int_param(query, "page") {
         Ok(n) => n.unwrap_or(1).max(1) as usize,
-        Err(r) => return r,
+        Err(m) => return unprocessable(m),
     };
     let slice: Vec<Value> = records.into_iter().skip((page - 1) * per_page).take(per_page).collect();
     axum::Json(Value::Array(slice)).into_response()
