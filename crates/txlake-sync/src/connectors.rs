@@ -36,7 +36,7 @@ pub fn builtin_registry() -> Registry {
     registry.register_scheme(airbyte_manifest::SCHEME, Arc::new(airbyte_manifest::ManifestResolver::default()));
     for (path, text) in BUILTIN_MANIFESTS {
         // A broken built-in manifest is a build defect that `builtin_manifests_parse` catches.
-        match DeclarativeConnector::from_manifest(path, text) {
+        match builtin_connector(path, text) {
             Ok(connector) => {
                 registry.register(Arc::new(connector));
             }
@@ -44,6 +44,16 @@ pub fn builtin_registry() -> Registry {
         }
     }
     registry
+}
+
+/// One embedded manifest's connector: ours, or an Airbyte manifest named after its folder.
+fn builtin_connector(path: &str, text: &str) -> Result<DeclarativeConnector, ConnectorError> {
+    if airbyte_manifest::is_airbyte_manifest(text) {
+        let name = Path::new(path).parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().to_string());
+        airbyte_manifest::connector(path, name.as_deref().unwrap_or_default(), text, None)
+    } else {
+        DeclarativeConnector::from_manifest(path, text)
+    }
 }
 
 /// The built-in registry plus the manifests of `connectors_dir` (which replace built-in
@@ -90,7 +100,7 @@ mod tests {
     #[test]
     fn builtin_manifests_parse() {
         for (path, text) in BUILTIN_MANIFESTS {
-            DeclarativeConnector::from_manifest(path, text).unwrap();
+            builtin_connector(path, text).unwrap();
         }
     }
 
