@@ -1717,6 +1717,7 @@ concurrency_level:
     #[test]
     fn a_manifest_translates_into_the_native_keys() {
         let t = translate_text(MANIFEST).unwrap();
+        t.connector("acme/manifest.yaml").unwrap();
         let m = &t.manifest;
         assert_eq!(m["name"], "acme");
         assert_eq!(m["description"], "Acme Forms");
@@ -1868,6 +1869,7 @@ streams:
     fn paginators_translate() {
         let page = "      paginator:\n        type: DefaultPaginator\n        page_token_option: { type: RequestOption, inject_into: request_parameter, field_name: page }\n        page_size_option: { type: RequestOption, inject_into: request_parameter, field_name: per_page }\n        pagination_strategy: { type: PageIncrement, page_size: 50, start_from_page: 1 }";
         let t = translate_text(&one_stream(page, "")).unwrap();
+        t.connector("acme/manifest.yaml").unwrap();
         let s = &t.manifest["streams"][0];
         assert_eq!(
             s["paginator"],
@@ -1894,8 +1896,11 @@ streams:
     #[test]
     fn authenticators_translate() {
         let auth = |block: &str| {
-            translate_text(&one_stream("", &format!("        authenticator: {block}")))
-                .map(|t| t.manifest["requester"]["auth"].clone())
+            translate_text(&one_stream("", &format!("        authenticator: {block}"))).map(|t| {
+                // The engine accepts what the translation emits.
+                t.connector("acme/manifest.yaml").unwrap();
+                t.manifest["requester"]["auth"].clone()
+            })
         };
         assert_eq!(
             auth("{ type: ApiKeyAuthenticator, api_token: \"Token {{ config.key }}\", inject_into: { type: RequestOption, inject_into: header, field_name: Authorization } }").unwrap(),
@@ -1970,6 +1975,7 @@ streams:
         let text = one_stream(extra, "        http_method: POST\n        request_body_json: { query: \"{{ stream_partition.kind }}\" }\n        request_headers: { X-Version: 2 }")
             .replace("user.info\"] }\n", &format!("user.info\"] }}\n{selector_filter}\n"));
         let t = translate_text(&text).unwrap();
+        t.connector("acme/manifest.yaml").unwrap();
         let s = &t.manifest["streams"][0];
         assert_eq!(
             s["partition"],
