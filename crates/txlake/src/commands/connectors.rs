@@ -16,16 +16,23 @@ pub async fn run(command: ConnectorsCommand) -> anyhow::Result<ExitCode> {
             let registry = config.registry()?;
             let mut rows: Vec<Vec<String>> =
                 registry.iter().map(|c| vec![c.name().to_string(), c.description().to_string()]).collect();
-            rows.extend(
-                registry.schemes().map(|(scheme, r)| vec![format!("{scheme}:<command>"), r.description().into()]),
-            );
+            rows.extend(registry.schemes().map(|(scheme, r)| {
+                let target = if scheme == txlake_connector::airbyte_manifest::SCHEME {
+                    "manifest.yaml path or URL"
+                } else {
+                    "command"
+                };
+                vec![format!("{scheme}:<{target}>"), r.description().into()]
+            }));
             print!("{}", text_table(&["connector", "description"], &rows));
         }
         ConnectorsCommand::New { name, dir } => return scaffold(&name, &dir),
         ConnectorsCommand::Translate { path, name } => {
             let text = path.to_string_lossy();
             let path = std::path::PathBuf::from(
-                text.strip_prefix(txlake_connector::airbyte_manifest::SCHEME).and_then(|t| t.strip_prefix(':')).unwrap_or(&text),
+                text.strip_prefix(txlake_connector::airbyte_manifest::SCHEME)
+                    .and_then(|t| t.strip_prefix(':'))
+                    .unwrap_or(&text),
             );
             let origin = path.display().to_string();
             let manifest = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
