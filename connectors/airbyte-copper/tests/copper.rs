@@ -32,7 +32,8 @@ const API_KEY: &str = "cu-test-7f3b9d2e";
 const USER_EMAIL: &str = "admin@crm.example";
 const STREAMS: [&str; 4] = ["people", "companies", "opportunities", "projects"];
 const PEOPLE: usize = 450;
-const COMPANIES: usize = 60;
+/// Companies; person i works at company i % COMPANIES.
+pub(crate) const COMPANIES: usize = 60;
 const OPPORTUNITIES: usize = 230;
 const PROJECTS: usize = 12;
 /// 2026-01-05T00:00:00Z: the CRM's records are created from here on.
@@ -64,13 +65,15 @@ struct Inner {
     seen: Vec<Seen>,
 }
 
+/// The fake Copper API on 127.0.0.1.
 #[derive(Debug, Clone)]
-struct FakeCopper {
+pub(crate) struct FakeCopper {
     url: String,
     inner: Arc<Mutex<Inner>>,
 }
 
-const COUNTRIES: [&str; 5] = ["US", "DE", "GB", "FR", "BR"];
+/// Company c (and its people) is in COUNTRIES[c % 5].
+pub(crate) const COUNTRIES: [&str; 5] = ["US", "DE", "GB", "FR", "BR"];
 
 /// The CRM. `complete` keeps the documentation's custom field values, people's social
 /// profiles and companies' phone numbers; without it those lists are empty (an account that
@@ -277,7 +280,8 @@ fn answer(
 }
 
 impl FakeCopper {
-    async fn start() -> Self {
+    /// Starts the fake with the CRM whose object lists are empty (see [`crm`]).
+    pub(crate) async fn start() -> Self {
         Self::start_with(crm(false)).await
     }
 
@@ -290,7 +294,8 @@ impl FakeCopper {
         Self { url, inner }
     }
 
-    fn config(&self) -> Value {
+    /// The connection's config: the manifest's spec plus `base_url` pointing at the fake.
+    pub(crate) fn config(&self) -> Value {
         json!({ "api_key": API_KEY, "user_email": USER_EMAIL, "base_url": format!("{}/developer_api/v1/", self.url) })
     }
 

@@ -87,7 +87,7 @@ struct FakeDelighted {
 /// The blast: `PEOPLE` people created an hour apart, each answering the NPS question half an
 /// hour later (every third changes the answer two days on), every 40th unsubscribing three
 /// days on and every 61st bouncing an hour on.
-fn blast() -> BTreeMap<String, Vec<Value>> {
+fn blast(email_of: &dyn Fn(i64) -> String) -> BTreeMap<String, Vec<Value>> {
     let people_t = fixture("people");
     let responses_t = fixture("survey_responses");
     let unsub_t = fixture("unsubscribes");
@@ -96,7 +96,7 @@ fn blast() -> BTreeMap<String, Vec<Value>> {
     for i in 0..PEOPLE {
         let created = BLAST_START + i * 3600;
         let id = (1000 + i).to_string();
-        let email = format!("customer{i:03}@shop.example");
+        let email = email_of(i);
         let mut person = people_t[(i % 2) as usize].clone();
         person["id"] = json!(id);
         person["email"] = json!(email);
@@ -202,9 +202,13 @@ fn authorized(headers: &HeaderMap) -> bool {
 
 impl FakeDelighted {
     async fn start() -> Self {
+        Self::start_with(blast(&|i| format!("customer{i:03}@shop.example"))).await
+    }
+
+    async fn start_with(versions: BTreeMap<String, Vec<Value>>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let inner = Arc::new(Mutex::new(Inner { versions: blast(), ..Inner::default() }));
+        let inner = Arc::new(Mutex::new(Inner { versions, ..Inner::default() }));
         let state = (inner.clone(), url.clone());
         let app = axum::Router::new().fallback(handle).with_state(state);
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -599,4 +603,48 @@ async fn delighted_manifest_reads_responses_with_notes() {
     assert_lake_is(&config, "nps", &fake.truth(Some(today_start()))).await;
     let noted = query(&config, "SELECT count(*) AS n FROM nps.survey_responses WHERE cardinality(notes) > 0").await;
     assert_eq!(noted, vec![json!({ "n": 1 })]);
+}
+
+/// Delighted surveys the people of the CRM: person i of the survey blast is Copper's person i
+/// (same e-mail, lower-cased). Synced side by side, each NPS answer finds its customer, and
+/// `metrics.nps` splits by the customers' country from Copper.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delighted_nps_respondents_are_copper_customers() {
+    use crate::airbyte_copper::{COMPANIES, COUNTRIES, FakeCopper};
+    let copper = FakeCopper::start().await;
+    let company = |i: i64| i as usize % COMPANIES;
+    let fake = FakeDelighted::start_with(blast(&|i| format!("person{i:03}@company{:02}.example", company(i)))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &fake, "models = \"airbyte-delighted\"");
+    let crm = format!(
+        "\n[connections.crm]\nconnector = {}\nconfig = {}\nmodels = \"airbyte-copper\"\n",
+        Value::String(format!("airbyte-manifest:{}", airbyte_manifests::manifest("airbyte-source-copper").display())),
+        airbyte_manifests::toml_value(&copper.config())
+    );
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&crm);
+    std::fs::write(&config, text).unwrap();
+    sync(&config).await;
+
+    let answers = fake.truth(Some(today_start())).remove("survey_responses").unwrap();
+    let matched = query(&config, "SELECT count(*) AS n, count(respondent_key) AS matched FROM tx.surveys").await;
+    assert_eq!(matched, vec![json!({ "n": answers.len(), "matched": answers.len() })]);
+
+    let mut want: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for answer in &answers {
+        let person: i64 = answer["person"].as_str().unwrap().parse::<i64>().unwrap() - 1000;
+        let entry = want.entry(COUNTRIES[company(person) % 5].to_string()).or_default();
+        entry.0 += 1;
+        entry.1 += i64::from(answer["score"].as_i64().unwrap() >= 9);
+    }
+    let by_country = query(
+        &config,
+        "SELECT country, sum(responses) AS n, sum(promoters) AS p FROM metrics.nps GROUP BY country ORDER BY country",
+    )
+    .await;
+    let got: BTreeMap<String, (i64, i64)> = by_country
+        .iter()
+        .map(|r| (r["country"].as_str().unwrap().to_string(), (r["n"].as_i64().unwrap(), r["p"].as_i64().unwrap())))
+        .collect();
+    assert_eq!(got, want, "NPS answers per Copper country");
 }
