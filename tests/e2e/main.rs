@@ -11,6 +11,16 @@ mod airbyte_delighted;
 mod airbyte_pipedrive;
 #[path = "../../connectors/airbyte-survey-sparrow/tests/survey_sparrow.rs"]
 mod airbyte_survey_sparrow;
+#[path = "../../connectors/airbyte-freshservice/tests/freshservice.rs"]
+mod airbyte_freshservice;
+#[path = "../../connectors/airbyte-hibob/tests/hibob.rs"]
+mod airbyte_hibob;
+#[path = "../../connectors/airbyte-northpass-lms/tests/northpass.rs"]
+mod airbyte_northpass;
+#[path = "../../connectors/airbyte-workable/tests/workable.rs"]
+mod airbyte_workable;
+#[path = "../../connectors/airbyte-zenefits/tests/zenefits.rs"]
+mod airbyte_zenefits;
 mod airbyte_manifests;
 mod api;
 #[path = "../../connectors/bamboohr/tests/bamboohr.rs"]
@@ -24,6 +34,7 @@ mod delta_format;
 #[path = "../../connectors/files/tests/files.rs"]
 mod files;
 mod helm;
+mod manifest_fakes;
 #[path = "../../connectors/hubspot/tests/hubspot.rs"]
 mod hubspot;
 #[path = "../../connectors/moodle/tests/moodle.rs"]
