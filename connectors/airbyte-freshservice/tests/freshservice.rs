@@ -172,7 +172,7 @@ impl Vendor for Freshservice {
                 paged(req, "tickets", &tickets)
             }
             ["tickets", id, "csat_response"] => {
-                if !self.tickets.iter().any(|t| t["id"].to_string() == *id) {
+                if !self.tickets.iter().any(|t| t["id"].as_i64().is_some_and(|n| n.to_string() == *id)) {
                     return freshservice_error(StatusCode::NOT_FOUND, "Not found");
                 }
                 // A ticket whose survey was not answered has an empty response.
