@@ -24,8 +24,10 @@
 //! omitted) and without a primitive `additionalProperties` (a map, above), an `array` of
 //! such objects, and a union of an object or array with other types are therefore left out
 //! of the schema; records keep flowing, and the decoder ignores the value. Untyped fields (no `type`) become `Utf8`: strings, numbers and booleans read fine
-//! when the decoder coerces primitives (`ReaderBuilder::with_coerce_primitive(true)`), an
-//! object in one fails the record with the field's name.
+//! when the decoder coerces primitives (`ReaderBuilder::with_coerce_primitive(true)`), and an
+//! object or list in one (or in any text field, or as an element of an `array` without
+//! `items`) is kept as its JSON text by the declarative decoder's relaxed pass, as Airbyte's
+//! destinations keep such values.
 //!
 //! Properties come out in the order `serde_json` keeps them (sorted by name).
 

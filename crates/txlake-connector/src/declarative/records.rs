@@ -581,7 +581,16 @@ impl RecordDecoder {
     ) -> Result<RecordBatch, String> {
         let decoded = match self.decode_all(records) {
             Ok(batch) => batch,
-            Err(e) => return Err(self.find_culprit(records).unwrap_or(e)),
+            // The slow path, only for a page that does not decode as it is: values that the
+            // schema's types can hold after all (an object where text is declared) are
+            // relaxed and the page decoded again; what still does not fit is named.
+            Err(e) => match self.relaxed(records) {
+                Some(relaxed) => match self.decode_all(&relaxed) {
+                    Ok(batch) => batch,
+                    Err(e) => return Err(self.find_culprit(&relaxed).unwrap_or(e)),
+                },
+                None => return Err(self.find_culprit(records).unwrap_or(e)),
+            },
         };
         let rows = decoded.num_rows();
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
@@ -661,6 +670,24 @@ impl RecordDecoder {
         }
     }
 
+    /// The records with the values the schema can hold in another form rewritten (see
+    /// [`relax`]), or `None` when no record changes (or one is not JSON): then relaxing cannot
+    /// help.
+    fn relaxed<R: AsRef<[u8]>>(&self, records: &[R]) -> Option<Vec<Vec<u8>>> {
+        let mut changed = false;
+        let mut out = Vec::with_capacity(records.len());
+        for record in records {
+            let mut value: Value = serde_json::from_slice(record.as_ref()).ok()?;
+            if relax_fields(&mut value, self.decoded.fields()) {
+                changed = true;
+                out.push(serde_json::to_vec(&value).ok()?);
+            } else {
+                out.push(record.as_ref().to_vec());
+            }
+        }
+        changed.then_some(out)
+    }
+
     /// Decodes record by record to name the one that does not fit (the slow path of a failure).
     /// A record lacking a field the schema requires is said so in words (arrow-json only
     /// says "unmasked nulls in non-nullable StructArray child").
@@ -680,6 +707,53 @@ impl RecordDecoder {
                 }
             })
         })
+    }
+}
+
+/// Rewrites the values of `record` that its schema holds in another form, as Airbyte
+/// destinations keep them rather than failing the stream: an object or a list where text is
+/// declared (an untyped field, an `array` without `items`, a field the source fills with more
+/// than its schema says) becomes its JSON text; a boolean where a number is declared becomes 1
+/// or 0. True if anything changed.
+fn relax_fields(record: &mut Value, fields: &arrow::datatypes::Fields) -> bool {
+    let Some(object) = record.as_object_mut() else { return false };
+    let mut changed = false;
+    for field in fields {
+        if let Some(value) = object.get_mut(field.name()) {
+            changed |= relax(value, field.data_type());
+        }
+    }
+    changed
+}
+
+fn relax(value: &mut Value, data_type: &DataType) -> bool {
+    match (data_type, &*value) {
+        (DataType::Utf8 | DataType::LargeUtf8, Value::Object(_) | Value::Array(_)) => {
+            *value = Value::String(value.to_string());
+            true
+        }
+        (
+            DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+            | DataType::UInt64
+            | DataType::Float32
+            | DataType::Float64,
+            Value::Bool(flag),
+        ) => {
+            *value = Value::from(u8::from(*flag));
+            true
+        }
+        (DataType::Struct(children), Value::Object(_)) => relax_fields(value, children),
+        (DataType::List(item) | DataType::LargeList(item), Value::Array(_)) => {
+            let Value::Array(items) = value else { return false };
+            items.iter_mut().fold(false, |changed, element| relax(element, item.data_type()) | changed)
+        }
+        _ => false,
     }
 }
 
@@ -814,6 +888,41 @@ mod tests {
         assert!(err.contains("malformed JSON at byte 22"), "{err}");
         let ok = select(br#"{"results":[{"id":"a\"}"}],"next":"x"}"#, &["results"]).unwrap();
         assert_eq!(ok.records, [br#"{"id":"a\"}"}"#]);
+    }
+
+    #[test]
+    fn values_the_schema_holds_in_another_form_are_relaxed_not_failed() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("notes", DataType::Utf8, true),
+            Field::new("roles", DataType::List(Arc::new(Field::new("element", DataType::Utf8, true))), true),
+            Field::new("billing_same_as_shipping", DataType::Int64, true),
+            Field::new(
+                "owner",
+                DataType::Struct(Fields::from(vec![Field::new("meta", DataType::Utf8, true)])),
+                true,
+            ),
+        ]));
+        let decoder = RecordDecoder::new(schema, &[]);
+        let records = [
+            r#"{"id": 1, "notes": "plain", "roles": ["a"], "billing_same_as_shipping": 0}"#,
+            r#"{"id": 2, "notes": {"text": "hi", "by": 7}, "roles": [{"id": 3}, "b"], "billing_same_as_shipping": true, "owner": {"meta": [1, 2]}}"#,
+        ];
+        let batch = decoder.decode(&records, &BTreeMap::new()).unwrap();
+        let notes = batch.column(1).as_string::<i32>();
+        assert_eq!(notes.value(0), "plain", "text stays as it is");
+        assert_eq!(notes.value(1), r#"{"by":7,"text":"hi"}"#, "an object where text is declared is its JSON text");
+        let roles = batch.column(2).as_list::<i32>();
+        let second_roles = roles.value(1);
+        let second: Vec<&str> = second_roles.as_string::<i32>().iter().map(|v| v.unwrap()).collect();
+        assert_eq!(second, [r#"{"id":3}"#, "b"]);
+        assert_eq!(batch.column(3).as_primitive::<Int64Type>().values(), &[0, 1]);
+        let owner = batch.column(4).as_struct();
+        assert_eq!(owner.column(0).as_string::<i32>().value(1), "[1,2]");
+
+        // What no relaxing makes fit is still named.
+        let err = decoder.decode(&[r#"{"id": "x", "notes": {"a": 1}}"#], &BTreeMap::new()).unwrap_err();
+        assert!(err.contains("record 1"), "{err}");
     }
 
     #[test]
