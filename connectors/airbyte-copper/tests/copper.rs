@@ -497,9 +497,8 @@ async fn copper_people_and_won_opportunities_fill_customers_and_revenue() {
 /// Copper's documented records as they are: custom field values (`{custom_field_definition_id,
 /// value}`), people's socials and companies' phone numbers are objects in lists the manifest's
 /// schema declares without `items` (`type: array` with `properties`). Airbyte passes them on;
-/// txlake reads an untyped item as text and rejects the object, failing the stream.
+/// txlake keeps each such object as its JSON text.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "txlake maps a schema array without `items` to a list of text, so Copper's custom fields, socials and company phones fail the stream (reported to the engine's owners)"]
 async fn copper_manifest_reads_custom_fields_socials_and_company_phones() {
     let fake = FakeCopper::start_with(crm(true)).await;
     let dir = tempfile::tempdir().unwrap();

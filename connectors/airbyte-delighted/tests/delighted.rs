@@ -585,11 +585,9 @@ async fn delighted_nps_answers_fill_tx_surveys_and_metrics_nps() {
 
 /// A response with a note, in the shape Delighted's API describes notes (`id`, `text`,
 /// `user_email`, `created_at`; `tests/fixtures/notes.json`). The manifest's schema declares
-/// `notes` as an array whose items have no `type`; Airbyte passes any JSON there, txlake's
-/// schema mapping reads untyped values as text and rejects the object
-/// (crates/txlake-connector/src/json_schema.rs, "Untyped fields"), failing the stream.
+/// `notes` as an array whose items have no `type`; Airbyte passes any JSON there, txlake keeps
+/// each note object as its JSON text (crates/txlake-connector/src/json_schema.rs, "Untyped fields").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "txlake maps a schema item without `type` to text, so Delighted's note objects fail the stream (reported to the engine's owners)"]
 async fn delighted_manifest_reads_responses_with_notes() {
     let fake = FakeDelighted::start().await;
     {

@@ -387,9 +387,8 @@ async fn survey_sparrow_manifest_sigkill_mid_sync_then_resume_equals_an_uninterr
 
 /// Responses with their answers (`{question_id, question, answer, question_type}`), as the
 /// API returns them: the manifest's schema has `answers: {type: array}` without `items`;
-/// Airbyte passes the objects on, txlake reads untyped items as text and fails the stream.
+/// Airbyte passes the objects on, txlake keeps each answer object as its JSON text.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "txlake maps a schema array without `items` to a list of text, so SurveySparrow's answer objects fail the stream (reported to the engine's owners)"]
 async fn survey_sparrow_manifest_reads_answers() {
     let fake = FakeSparrow::start_with(account(true)).await;
     let dir = tempfile::tempdir().unwrap();
