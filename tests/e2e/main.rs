@@ -3,14 +3,6 @@
 
 mod airbyte;
 mod airbyte_faker;
-#[path = "../../connectors/airbyte-copper/tests/copper.rs"]
-mod airbyte_copper;
-#[path = "../../connectors/airbyte-delighted/tests/delighted.rs"]
-mod airbyte_delighted;
-#[path = "../../connectors/airbyte-pipedrive/tests/pipedrive.rs"]
-mod airbyte_pipedrive;
-#[path = "../../connectors/airbyte-survey-sparrow/tests/survey_sparrow.rs"]
-mod airbyte_survey_sparrow;
 #[path = "../../connectors/airbyte-freshservice/tests/freshservice.rs"]
 mod airbyte_freshservice;
 #[path = "../../connectors/airbyte-hibob/tests/hibob.rs"]
@@ -21,6 +13,14 @@ mod airbyte_northpass;
 mod airbyte_workable;
 #[path = "../../connectors/airbyte-zenefits/tests/zenefits.rs"]
 mod airbyte_zenefits;
+#[path = "../../connectors/airbyte-copper/tests/copper.rs"]
+mod airbyte_copper;
+#[path = "../../connectors/airbyte-delighted/tests/delighted.rs"]
+mod airbyte_delighted;
+#[path = "../../connectors/airbyte-pipedrive/tests/pipedrive.rs"]
+mod airbyte_pipedrive;
+#[path = "../../connectors/airbyte-survey-sparrow/tests/survey_sparrow.rs"]
+mod airbyte_survey_sparrow;
 mod airbyte_manifests;
 mod api;
 #[path = "../../connectors/bamboohr/tests/bamboohr.rs"]
@@ -30,6 +30,7 @@ mod conformance;
 mod console;
 mod crash;
 mod declarative;
+mod declarative_airbyte_features;
 mod delta_format;
 #[path = "../../connectors/files/tests/files.rs"]
 mod files;
@@ -50,7 +51,6 @@ mod stream_failures;
 mod support;
 mod surveys;
 #[path = "../../connectors/surveymonkey/tests/surveymonkey.rs"]
-mod declarative_airbyte_features;
 mod surveymonkey;
 mod sync_modes;
 #[path = "../../connectors/typeform/tests/typeform.rs"]
