@@ -19,7 +19,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::airbyte_manifests::{manifest, run, translate};
 use crate::hubspot::{query, sync};
 use crate::manifest_fakes::{
     Fake, Fault, Req, Vendor, assert_same_lakes, assert_table_is, fixture, json_response, sync_killed_at, write_config,
@@ -130,7 +129,6 @@ async fn assert_tables_are_the_fake(fake: &Fake<Northpass>, dir: &Path) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "refused at load: OffsetIncrement without page_size (translator); see README.md"]
 async fn northpass_manifest_full_sync_then_changes_match_the_api() {
     let fake = Fake::start(Northpass::new()).await;
     let dir = tempfile::tempdir().unwrap();
@@ -153,7 +151,6 @@ async fn northpass_manifest_full_sync_then_changes_match_the_api() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "refused at load: OffsetIncrement without page_size (translator); see README.md"]
 async fn northpass_manifest_retries_a_429_and_a_500() {
     let fake = Fake::start(Northpass::new()).await;
     let dir = tempfile::tempdir().unwrap();
@@ -169,7 +166,6 @@ async fn northpass_manifest_retries_a_429_and_a_500() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "refused at load: OffsetIncrement without page_size (translator); see README.md"]
 async fn northpass_manifest_sync_killed_mid_read_resumes_to_the_same_tables() {
     let fake = Fake::start(Northpass::new()).await;
     let reference = tempfile::tempdir().unwrap();
@@ -188,7 +184,6 @@ async fn northpass_manifest_sync_killed_mid_read_resumes_to_the_same_tables() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "refused at load: OffsetIncrement without page_size (translator); see README.md"]
 async fn northpass_model_fills_learning() {
     let fake = Fake::start(Northpass::new()).await;
     let dir = tempfile::tempdir().unwrap();
@@ -215,27 +210,4 @@ async fn northpass_model_fills_learning() {
         .map(|((course, status), n)| json!({ "course_name": course, "status": status, "n": n }))
         .collect();
     assert_eq!(learning, expected);
-}
-
-/// Today the translator refuses the manifest at load, naming the component and its path
-/// (Airbyte reads an `OffsetIncrement` without `page_size` until an empty page): nothing is
-/// synced, the connection fails before any request.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn northpass_manifest_is_refused_naming_the_offset_paginator_without_a_page_size() {
-    let translated = translate(&manifest(PACKAGE));
-    let text = String::from_utf8_lossy(&translated.stderr).into_owned();
-    assert!(!translated.status.success(), "{}", String::from_utf8_lossy(&translated.stdout));
-    assert!(
-        text.contains("streams[0].retriever.paginator.pagination_strategy") && text.contains("OffsetIncrement"),
-        "{text}"
-    );
-    assert!(text.contains("page_size") && text.contains("airbyte:"), "{text}");
-
-    let fake = Fake::start(Northpass::new()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = setup(&fake, dir.path());
-    let output = run(vec!["sync".into(), "--config".into(), config.display().to_string()]).await;
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("OffsetIncrement"));
-    assert!(fake.seen().is_empty(), "refused before any request");
 }

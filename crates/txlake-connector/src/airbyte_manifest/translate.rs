@@ -826,16 +826,14 @@ impl Walk<'_> {
                     }
                     native
                 } else {
-                    let Some(limit) = page_size else {
-                        return Err(self.refuse(
-                            &strategy_path,
-                            strategy_kind,
-                            "an offset paginator needs a `page_size`",
-                        ));
-                    };
-                    let mut native = json!({ "type": "offset", "param": param, "limit": limit });
-                    if let Some(lp) = size_param {
-                        native["limit_param"] = json!(lp);
+                    // Without a page size the offset grows by each page's records and an empty
+                    // page ends the stream, as Airbyte's OffsetIncrement does.
+                    let mut native = json!({ "type": "offset", "param": param });
+                    if let Some(limit) = page_size {
+                        native["limit"] = json!(limit);
+                        if let Some(lp) = size_param {
+                            native["limit_param"] = json!(lp);
+                        }
                     }
                     native
                 }
@@ -1884,6 +1882,12 @@ streams:
             t.manifest["streams"][0]["paginator"],
             json!({ "type": "offset", "param": "page", "limit": 100, "limit_param": "per_page" })
         );
+
+        // Without a page size: the offset grows by each page's records (no limit sent).
+        let unsized_offset = page.replace("PageIncrement, page_size: 50, start_from_page: 1", "OffsetIncrement");
+        let t = translate_text(&one_stream(&unsized_offset, "")).unwrap();
+        t.connector("acme/manifest.yaml").unwrap();
+        assert_eq!(t.manifest["streams"][0]["paginator"], json!({ "type": "offset", "param": "page" }));
 
         let templated = page.replace("page_size: 50", "page_size: \"{{ config['page_size'] }}\"");
         let err = refusal(&one_stream(&templated, ""));

@@ -680,9 +680,12 @@ pub enum Paginator {
     Offset {
         /// The parameter carrying the offset.
         param: String,
-        /// Records per page; a shorter page is the last.
-        limit: u64,
-        /// The parameter carrying the limit, if the API takes one.
+        /// Records per page; a shorter page is the last. Without it the offset grows by the
+        /// records each page had, and an empty page is the last (Airbyte's `OffsetIncrement`
+        /// without `page_size`).
+        #[serde(default)]
+        limit: Option<u64>,
+        /// The parameter carrying the limit, if the API takes one (sent only with a `limit`).
         #[serde(default)]
         limit_param: Option<String>,
         /// Stop condition over `response` (besides a short page).

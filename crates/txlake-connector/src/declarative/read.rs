@@ -965,7 +965,7 @@ impl Reader {
                         (Some(Paginator::Offset { param, limit, limit_param, .. }), s) => {
                             let o = if let PageState::Offset(o) = s { *o } else { 0 };
                             query.append_pair(param, &o.to_string());
-                            if let Some(lp) = limit_param {
+                            if let (Some(lp), Some(limit)) = (limit_param, limit) {
                                 query.append_pair(lp, &limit.to_string());
                             }
                         }
@@ -1073,11 +1073,11 @@ impl Reader {
                 Some(PageState::Number(n + 1))
             }
             Paginator::Offset { limit, stop, .. } => {
-                if (count as u64) < *limit || count == 0 || stopped(stop)? {
+                if limit.is_some_and(|limit| (count as u64) < limit) || count == 0 || stopped(stop)? {
                     return Ok(None);
                 }
                 let o = if let PageState::Offset(o) = state { *o } else { 0 };
-                Some(PageState::Offset(o + limit))
+                Some(PageState::Offset(o + limit.unwrap_or(count as u64)))
             }
         })
     }
