@@ -5,6 +5,7 @@
 // answered) is left out of enps?group_by=team.
 'use strict';
 
+const { getMetric: metric } = require('./harness');
 
 module.exports = {
   'cx × ex: agent and team points, correlations equal the API, suppressed eNPS shows no number': async ({

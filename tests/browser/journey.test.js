@@ -4,6 +4,10 @@
 // grid's cells marked met/missed exactly as touchpoint_scorecard's meets_target says.
 'use strict';
 
+const { getMetric } = require('./harness');
+
+/** A metric answer's rows as objects. */
+const metric = async (api, key, query) => (await getMetric(api, key, query)).rows;
 
 /** What the API says the funnel of `segment` is: [{stage, customers, conversion, median}] in stage order. */
 async function expectedFunnel(api, key, segment) {
